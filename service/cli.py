@@ -1,0 +1,140 @@
+"""`python -m service ...`: predict, describe, preprocess and serve.
+
+User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from service.config import Settings
+from service.errors import ServiceError
+from service.model.checkpoint import CheckpointError
+from service.model.motivnet import build_motivnet, count_parameters
+from service.model.preprocess import Preprocessor
+from service.model.spec import ModelSpecError, load_model_spec
+from service.loading import load_predictor, resolve_model_dir
+from service.images import decode_image
+from service.predictor import probabilities_by_label
+
+USER_ERRORS = (ServiceError, CheckpointError, ModelSpecError, FileNotFoundError, IsADirectoryError, ValueError)
+
+
+def _read_image(path: str, settings: Settings):
+    return decode_image(Path(path).read_bytes(), settings.max_image_pixels)
+
+
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
+    predictor = load_predictor(settings.model_dir, settings.model_store, settings.device, settings.dtype)
+    images = [_read_image(path, settings) for path in args.images]
+    probabilities = predictor.predict(predictor.preprocess(images))
+    labels = predictor.info.labels
+    results = []
+    for path, row in zip(args.images, probabilities.tolist()):
+        face = {"box": None, "score": None, "label": labels[int(np.argmax(row))]}
+        results.append({"image": path, "faces": [{**face, "probabilities": probabilities_by_label(labels, row)}]})
+    if args.json:
+        print(json.dumps({"model": predictor.info.name, "results": results}, indent=2))
+        return
+    print(f"model: {predictor.info.name}")
+    for result in results:
+        for face in result["faces"]:
+            top = face["probabilities"][face["label"]]
+            print(f"{result['image']}: {face['label']} ({top:.3f})  box={face['box']}")
+
+
+def cmd_describe(args: argparse.Namespace, settings: Settings) -> None:
+    spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
+    model = build_motivnet(spec.architecture)
+    state = {key: list(tensor.shape) for key, tensor in model.state_dict().items()}
+    report = {"model": spec.name, "parameters": count_parameters(model), "state_dict": state}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    arch = spec.architecture
+    print(f"{spec.name}: {report['parameters']:,} parameters, {len(state)} tensors")
+    print(f"encoder {arch.embed_dim} wide, {arch.depth} deep, {arch.num_heads} heads; input {list(arch.input_hw)}")
+
+
+def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
+    spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
+    import torch
+
+    preprocessor = Preprocessor(spec.preprocess, spec.architecture, torch.device("cpu"), torch.float32)
+    pixels = preprocessor.pixels([_read_image(args.image, settings)])[0]
+    Image.fromarray(pixels.permute(1, 2, 0).to(torch.uint8).numpy()).save(args.out)
+    print(f"wrote {args.out} ({pixels.shape[2]}x{pixels.shape[1]}, {spec.preprocess.mode})")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    from service.server import run_server
+
+    run_server(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m service", description="MotivNet facial emotion recognition")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = _add(commands, "predict", cmd_predict, "classify the emotion in images")
+    predict.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
+    predict.add_argument("--no-detect", action="store_true", help="treat each whole image as one face")
+    predict.add_argument("--json", action="store_true", help="print one JSON document")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    describe = _add(commands, "describe", cmd_describe, "print the model's parameters and state-dict shapes")
+    describe.add_argument("--json", action="store_true", help="print one JSON document")
+    preprocess = _add(commands, "preprocess", cmd_preprocess, "write the image the model sees")
+    preprocess.add_argument("image", metavar="IMAGE")
+    preprocess.add_argument("--out", required=True, metavar="PNG")
+    serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
+    _add_serve_options(serve)
+    return parser
+
+
+def _add(commands, name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text)
+    sub.add_argument("--model-dir", help="model folder, or 'auto' (default)")
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--max-batch-size", type=int)
+    parser.add_argument("--max-batch-delay-ms", type=float)
+    parser.add_argument("--max-queue-size", type=int)
+    parser.add_argument("--request-timeout-ms", type=float)
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Environment first, then any option given on the command line wins."""
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if key in Settings.model_fields and value is not None
+    }
+    return Settings(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args, settings_from(args))
+    except USER_ERRORS as exc:
+        print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def serve_main() -> None:
+    sys.exit(main(["serve", *sys.argv[1:]]))

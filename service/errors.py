@@ -1,0 +1,57 @@
+"""Every failure a client can cause, with its HTTP status and a stable error code.
+
+One table: the HTTP layer turns a `ServiceError` into `{"error": {"code", "message"}}` with `status`,
+and the CLI prints its message. Messages say what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class NoImageError(ServiceError):
+    status, code = 400, "no_image"
+
+
+class TooManyFilesError(ServiceError):
+    status, code = 413, "too_many_files"
+
+
+class UploadTooLargeError(ServiceError):
+    status, code = 413, "upload_too_large"
+
+
+class ImageTooLargeError(ServiceError):
+    status, code = 413, "image_too_large"
+
+
+class UnsupportedImageError(ServiceError):
+    status, code = 415, "unsupported_image"
+
+
+class CorruptImageError(ServiceError):
+    status, code = 422, "corrupt_image"
+
+
+class QueueFullError(ServiceError):
+    status, code = 503, "queue_full"
+
+
+class NotReadyError(ServiceError):
+    status, code = 503, "not_ready"
+
+
+class DeadlineExceededError(ServiceError):
+    status, code = 504, "timeout"
+
+
+class InferenceError(ServiceError):
+    status, code = 422, "inference_failed"

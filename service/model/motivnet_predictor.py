@@ -1,0 +1,40 @@
+"""The MotivNet family behind the `Predictor` contract."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from service.model.checkpoint import load_weights
+from service.model.motivnet import build_motivnet, count_parameters
+from service.model.preprocess import Preprocessor
+from service.model.spec import ModelSpec
+from service.predictor import ModelInfo, file_sha256
+
+
+class MotivNetPredictor:
+    """Loads a MotivNet folder onto a device; softmax is taken in float32 whatever the compute dtype."""
+
+    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> None:
+        model = build_motivnet(spec.architecture)
+        self.model = load_weights(model, spec.checkpoint_path, device, dtype)
+        self.preprocessor = Preprocessor(spec.preprocess, spec.architecture, device, dtype)
+        self.info = ModelInfo(
+            name=spec.name,
+            family=spec.family,
+            labels=spec.labels,
+            parameters=count_parameters(self.model),
+            device=str(device),
+            dtype=str(dtype).removeprefix("torch."),
+            checkpoint=spec.checkpoint,
+            checkpoint_sha256=file_sha256(spec.checkpoint_path),
+            architecture=spec.architecture.model_dump(exclude={"preset"}),
+        )
+
+    def preprocess(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.preprocessor(list(images))
+
+    @torch.inference_mode()
+    def predict(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch).float().softmax(dim=-1).cpu()
