@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from service.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 
 
 def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:
@@ -26,7 +26,7 @@ def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
         raise UnsupportedImageError(
-            f"not an image in a supported format; send one of {', '.join(ALLOWED_FORMATS[:-1])}"
+            f"not an image in a supported format; send one of {', '.join(ALLOWED_FORMATS)}"
         ) from None
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"image too large: at most {max_pixels} pixels") from None

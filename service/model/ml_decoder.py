@@ -46,9 +46,9 @@ class QueryDecoderLayer(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.self_attn = CrossAttention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim)
         self.linear1 = nn.Linear(dim, ffn_hidden)
         self.linear2 = nn.Linear(ffn_hidden, dim)
+        self.norm2 = nn.LayerNorm(dim)
         self.norm3 = nn.LayerNorm(dim)
 
     def forward(self, queries: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
@@ -73,9 +73,9 @@ class QueryDecoder(nn.Module):
         self, in_features: int, embed_dim: int, num_layers: int, num_heads: int, ffn_hidden: int, num_classes: int
     ) -> None:
         super().__init__()
+        self.layers = nn.ModuleList(QueryDecoderLayer(embed_dim, num_heads, ffn_hidden) for _ in range(num_layers))
         self.embed_standart = nn.Linear(in_features, embed_dim)
         self.query_embed = nn.Embedding(num_classes, embed_dim)
-        self.layers = nn.ModuleList(QueryDecoderLayer(embed_dim, num_heads, ffn_hidden) for _ in range(num_layers))
         self.duplicate_pooling = nn.Parameter(torch.empty(num_classes, embed_dim, 1))
         self.duplicate_pooling_bias = nn.Parameter(torch.zeros(num_classes))
         nn.init.xavier_normal_(self.duplicate_pooling)

@@ -1,0 +1,337 @@
+"""The batcher with plain functions as the model: batching policy, failures, back-pressure, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import pytest
+
+from service.batching import DynamicBatcher
+from service.errors import DeadlineExceededError, InferenceError, NotReadyError, QueueFullError
+
+T = TypeVar("T")
+
+
+class RecordingObserver:
+    """Keeps every callback, so tests can check what metrics would have seen."""
+
+    def __init__(self) -> None:
+        self.depths: list[int] = []
+        self.waits: list[float] = []
+        self.batches: list[tuple[int, float]] = []
+        self.rejections: list[tuple[str, int]] = []
+
+    def queue_depth(self, depth: int) -> None:
+        self.depths.append(depth)
+
+    def dequeued(self, waited_seconds: float) -> None:
+        self.waits.append(waited_seconds)
+
+    def batch_done(self, size: int, seconds: float) -> None:
+        self.batches.append((size, seconds))
+
+    def rejected(self, reason: str, count: int) -> None:
+        self.rejections.append((reason, count))
+
+
+class Doubler:
+    """A model that doubles its inputs, optionally sleeping, and records every batch it was given."""
+
+    def __init__(self, sleep_s: float = 0.0) -> None:
+        self.sleep_s = sleep_s
+        self.batches: list[list[Any]] = []
+
+    def __call__(self, payloads: list[Any]) -> list[Any]:
+        self.batches.append(list(payloads))
+        time.sleep(self.sleep_s)
+        return [payload * 2 for payload in payloads]
+
+    @property
+    def seen(self) -> list[Any]:
+        return [payload for batch in self.batches for payload in batch]
+
+
+class GatedDoubler(Doubler):
+    """Holds every batch until `gate` opens, so a test can keep the worker busy while it queues more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, payloads: list[Any]) -> list[Any]:
+        self.entered.set()
+        self.gate.wait(5)
+        return super().__call__(payloads)
+
+
+def run(main: Awaitable[T]) -> T:
+    """asyncio.run that also fails on anything the loop reports, such as a never-retrieved exception."""
+
+    async def checked() -> T:
+        reports: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: reports.append(context))
+        result = await main
+        gc.collect()
+        assert not reports, reports
+        return result
+
+    return asyncio.run(checked())
+
+
+@asynccontextmanager
+async def running(process: Callable[[list[Any]], list[Any]], **settings: Any) -> AsyncIterator[DynamicBatcher]:
+    options: dict[str, Any] = {"max_batch_size": 4, "max_batch_delay_s": 0.01, "max_queue_size": 64}
+    batcher = DynamicBatcher(process, **{**options, **settings})
+    await batcher.start()
+    try:
+        yield batcher
+    finally:
+        await batcher.stop()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 2.0) -> None:
+    """Polls a condition that another thread or task makes true."""
+    give_up = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < give_up, "condition never became true"
+        await asyncio.sleep(0.002)
+
+
+def later(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def test_burst_is_batched_up_to_max_and_each_submitter_gets_its_own_results() -> None:
+    model, observer = Doubler(sleep_s=0.02), RecordingObserver()
+
+    async def main() -> list[list[Any]]:
+        async with running(model, max_batch_size=4, observer=observer) as batcher:
+            return await asyncio.gather(*(batcher.submit([n], later(5)) for n in range(20)))
+
+    results = run(main())
+    assert results == [[n * 2] for n in range(20)]
+    sizes = [len(batch) for batch in model.batches]
+    assert max(sizes) <= 4 and max(sizes) > 1 and sum(sizes) == 20
+    assert [size for size, _ in observer.batches] == sizes
+    assert all(seconds >= 0.02 for _, seconds in observer.batches)
+    assert len(observer.waits) == 20 and observer.depths[-1] == 0
+
+
+def test_full_batch_does_not_wait_for_the_delay() -> None:
+    async def main() -> float:
+        async with running(Doubler(), max_batch_size=4, max_batch_delay_s=2.0) as batcher:
+            start = time.monotonic()
+            await asyncio.gather(*(batcher.submit([n], later(5)) for n in range(4)))
+            return time.monotonic() - start
+
+    assert run(main()) < 0.5
+
+
+def test_lone_item_waits_about_the_delay_and_not_at_all_without_one() -> None:
+    async def elapsed(delay_s: float) -> float:
+        async with running(Doubler(), max_batch_delay_s=delay_s) as batcher:
+            start = time.monotonic()
+            assert await batcher.submit([1], later(5)) == [2]
+            return time.monotonic() - start
+
+    assert 0.15 <= run(elapsed(0.2)) < 0.6
+    assert run(elapsed(0.0)) < 0.1
+
+
+def test_one_request_is_split_across_batches_and_answered_in_order() -> None:
+    model = Doubler()
+
+    async def main() -> list[Any]:
+        async with running(model, max_batch_size=2) as batcher:
+            return await batcher.submit([1, 2, 3, 4, 5], later(5))
+
+    assert run(main()) == [2, 4, 6, 8, 10]
+    assert model.batches == [[1, 2], [3, 4], [5]]
+
+
+def test_an_exception_result_fails_only_its_item() -> None:
+    def model(payloads: list[Any]) -> list[Any]:
+        return [ValueError(f"no face in {p}") if p == "bad" else p.upper() for p in payloads]
+
+    async def main() -> list[Any]:
+        async with running(model, max_batch_delay_s=0.05) as batcher:
+            return await asyncio.gather(
+                batcher.submit(["a"], later(5)),
+                batcher.submit(["bad"], later(5)),
+                batcher.submit(["c"], later(5)),
+                return_exceptions=True,
+            )
+
+    first, failed, last = run(main())
+    assert (first, last) == (["A"], ["C"])
+    assert isinstance(failed, ValueError) and "no face in bad" in str(failed)
+
+
+def test_a_raising_model_fails_its_batch_and_the_next_batch_works() -> None:
+    calls: list[list[Any]] = []
+
+    def model(payloads: list[Any]) -> list[Any]:
+        calls.append(payloads)
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory")
+        return payloads
+
+    async def main() -> None:
+        async with running(model) as batcher:
+            with pytest.raises(InferenceError, match="CUDA out of memory"):
+                await batcher.submit([1, 2], later(5))
+            assert batcher.alive
+            assert await batcher.submit([3], later(5)) == [3]
+
+    run(main())
+    assert calls == [[1, 2], [3]]
+
+
+def test_a_wrong_number_of_results_is_an_inference_error() -> None:
+    async def main() -> None:
+        async with running(lambda payloads: payloads[:1]) as batcher:
+            with pytest.raises(InferenceError, match="1 results for 2 inputs"):
+                await batcher.submit([1, 2], later(5))
+
+    run(main())
+
+
+def test_full_queue_fails_fast_with_retry_after_and_accepted_work_completes() -> None:
+    model, observer = GatedDoubler(), RecordingObserver()
+
+    async def main() -> None:
+        async with running(model, max_batch_size=1, max_queue_size=2, retry_after_s=3, observer=observer) as batcher:
+            running_one = asyncio.create_task(batcher.submit([1], later(5)))
+            await until(model.entered.is_set)
+            queued = asyncio.create_task(batcher.submit([2, 3], later(5)))
+            await until(lambda: batcher.depth == 2)
+            for too_many in ([4], [5, 6, 7]):
+                with pytest.raises(QueueFullError) as caught:
+                    await batcher.submit(too_many, later(5))
+                assert caught.value.headers == {"Retry-After": "3"}
+            assert batcher.depth == 2
+            model.gate.set()
+            assert await running_one == [2] and await queued == [4, 6]
+
+    try:
+        run(main())
+    finally:
+        model.gate.set()
+    assert observer.rejections == [("queue_full", 1), ("queue_full", 3)]
+    assert model.seen == [1, 2, 3]
+
+
+def test_expired_items_never_reach_the_model() -> None:
+    model, observer = GatedDoubler(), RecordingObserver()
+
+    async def main() -> None:
+        async with running(model, observer=observer) as batcher:
+            busy = asyncio.create_task(batcher.submit([1], later(5)))
+            await until(model.entered.is_set)
+            start = time.monotonic()
+            with pytest.raises(DeadlineExceededError):
+                await batcher.submit([2, 3], later(0.1))
+            assert 0.08 <= time.monotonic() - start < 0.5
+            with pytest.raises(DeadlineExceededError):
+                await batcher.submit([4], later(-1))
+            assert batcher.depth == 0
+            model.gate.set()
+            assert await busy == [2]
+
+    try:
+        run(main())
+    finally:
+        model.gate.set()
+    assert model.seen == [1]
+    assert observer.rejections == [("timeout", 2), ("timeout", 1)]
+
+
+def test_submit_gives_up_at_its_deadline_while_its_batch_runs() -> None:
+    model = GatedDoubler()
+
+    async def main() -> None:
+        async with running(model) as batcher:
+            with pytest.raises(DeadlineExceededError):
+                await batcher.submit([1], later(0.1))
+            model.gate.set()
+            assert await batcher.submit([2], later(5)) == [4]
+
+    try:
+        run(main())
+    finally:
+        model.gate.set()
+    assert model.seen == [1, 2]
+
+
+def test_cancelled_submit_is_skipped_and_counted() -> None:
+    model, observer = GatedDoubler(), RecordingObserver()
+
+    async def main() -> None:
+        async with running(model, observer=observer) as batcher:
+            busy = asyncio.create_task(batcher.submit([1], later(5)))
+            await until(model.entered.is_set)
+            gone = asyncio.create_task(batcher.submit([2, 3], later(5)))
+            await until(lambda: batcher.depth == 2)
+            gone.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+            assert batcher.depth == 0
+            model.gate.set()
+            assert await busy == [2]
+            assert await batcher.submit([4], later(5)) == [8]
+
+    try:
+        run(main())
+    finally:
+        model.gate.set()
+    assert model.seen == [1, 4]
+    assert observer.rejections == [("cancelled", 2)]
+
+
+def test_stop_drains_the_queue_then_refuses_new_work() -> None:
+    model = Doubler(sleep_s=0.02)
+
+    async def main() -> None:
+        batcher = DynamicBatcher(model, max_batch_size=2, max_batch_delay_s=0.01, max_queue_size=64)
+        assert not batcher.alive and not batcher.accepting
+        await batcher.start()
+        assert batcher.alive and batcher.accepting
+        pending = [asyncio.create_task(batcher.submit([n], later(5))) for n in range(6)]
+        await until(lambda: batcher.depth > 0)
+        await batcher.stop()
+        assert sorted(model.seen) == list(range(6))
+        assert await asyncio.gather(*pending) == [[n * 2] for n in range(6)]
+        assert not batcher.alive and not batcher.accepting
+        with pytest.raises(NotReadyError, match="shutting down"):
+            await batcher.submit([9], later(5))
+
+    run(main())
+
+
+def test_submit_before_start_is_refused() -> None:
+    async def main() -> None:
+        batcher = DynamicBatcher(Doubler(), max_batch_size=2, max_batch_delay_s=0.0, max_queue_size=4)
+        with pytest.raises(NotReadyError, match="not running"):
+            await batcher.submit([1], later(5))
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_batch_size": 0, "max_batch_delay_s": 0.0, "max_queue_size": 4},
+        {"max_batch_size": 2, "max_batch_delay_s": -1.0, "max_queue_size": 4},
+        {"max_batch_size": 2, "max_batch_delay_s": 0.0, "max_queue_size": 0},
+    ],
+)
+def test_bad_settings_fail_at_construction(settings: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        DynamicBatcher(Doubler(), **settings)

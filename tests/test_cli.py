@@ -1,0 +1,76 @@
+"""The command line as a user runs it: a real subprocess, real files, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import ROOT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "service", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_predict_json_reproduces_reference(tiny_dir, face_png, expected):
+    result = run_cli("predict", "--model-dir", str(tiny_dir), "--no-detect", "--json", str(face_png))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["model"] == "motivnet-tiny"
+    [image] = document["results"]
+    [face] = image["faces"]
+    assert image["image"] == str(face_png)
+    assert face["box"] is None and face["score"] is None
+    assert face["label"] == expected["expected_label"]
+    probabilities = [face["probabilities"][label] for label in expected["labels"]]
+    assert np.allclose(probabilities, expected["expected_probabilities"], atol=2e-3)
+
+
+def test_predict_table_without_json(tiny_dir, face_png):
+    result = run_cli("predict", "--model-dir", str(tiny_dir), "--no-detect", str(face_png))
+    assert result.returncode == 0, result.stderr
+    assert "model: motivnet-tiny" in result.stdout and "Fear" in result.stdout
+
+
+def test_missing_image_is_one_line_exit_2(tiny_dir, tmp_path):
+    result = run_cli("predict", "--model-dir", str(tiny_dir), "--no-detect", str(tmp_path / "nope.jpg"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_image_is_one_line_exit_2(tiny_dir, tmp_path):
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    result = run_cli("predict", "--model-dir", str(tiny_dir), "--no-detect", str(tmp_path / "notes.jpg"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "supported format" in result.stderr
+
+
+def test_missing_checkpoint_is_one_line_exit_2(tmp_path, face_png):
+    (tmp_path / "model.json").write_text(json.dumps({"name": "absent"}))
+    result = run_cli("predict", "--model-dir", str(tmp_path), "--no-detect", str(face_png))
+    assert result.returncode == 2 and "MotivNet.pth not found" in result.stderr
+
+
+def test_describe_full_model_on_meta_device(manifest):
+    result = run_cli("describe", "--model-dir", str(ROOT / "model_store" / "motivnet"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"] == "motivnet-1b"
+    assert report["parameters"] == manifest["num_parameters"]
+    assert report["state_dict"] == manifest["keys"]
+
+
+def test_preprocess_writes_what_the_model_sees(tiny_dir, face_png, tmp_path):
+    out = tmp_path / "seen.png"
+    result = run_cli("preprocess", "--model-dir", str(tiny_dir), str(face_png), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    seen = np.array(Image.open(out))
+    assert seen.shape == (1024, 768, 3)
+    assert (seen[:128] == 255).all() and (seen[-128:] == 255).all()
+    assert not (seen[128:-128] == 255).all()
