@@ -21,10 +21,13 @@ from service.model.motivnet import build_motivnet, count_parameters
 from service.model.preprocess import Preprocessor
 from service.model.spec import ModelSpecError, load_model_spec
 from service.loading import load_predictor, resolve_model_dir
+from service.client import ClientError, MotivNetClient
 from service.images import decode_image
 from service.predictor import probabilities_by_label
 
-USER_ERRORS = (ServiceError, CheckpointError, ModelSpecError, FileNotFoundError, IsADirectoryError, ValueError)
+USER_ERRORS = (
+    ServiceError, CheckpointError, ModelSpecError, ClientError, FileNotFoundError, IsADirectoryError, ValueError, OSError
+)
 
 
 def _read_image(path: str, settings: Settings):
@@ -32,6 +35,9 @@ def _read_image(path: str, settings: Settings):
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
+    if args.url:
+        _predict_remote(args)
+        return
     predictor = load_predictor(settings.model_dir, settings.model_store, settings.device, settings.dtype)
     images = [_read_image(path, settings) for path in args.images]
     probabilities = predictor.predict(predictor.preprocess(images))
@@ -40,11 +46,24 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     for path, row in zip(args.images, probabilities.tolist()):
         face = {"box": None, "score": None, "label": labels[int(np.argmax(row))]}
         results.append({"image": path, "faces": [{**face, "probabilities": probabilities_by_label(labels, row)}]})
-    if args.json:
-        print(json.dumps({"model": predictor.info.name, "results": results}, indent=2))
+    _print_answer({"model": predictor.info.name, "results": results}, args.json)
+
+
+def _predict_remote(args: argparse.Namespace) -> None:
+    with MotivNetClient(args.url) as client:
+        answer = client.predict(args.images, detect=not args.no_detect)
+    for path, result in zip(args.images, answer["results"]):
+        result["image"] = path
+        result.pop("filename", None)
+    _print_answer(answer, args.json)
+
+
+def _print_answer(answer: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer, indent=2))
         return
-    print(f"model: {predictor.info.name}")
-    for result in results:
+    print(f"model: {answer['model']}")
+    for result in answer["results"]:
         for face in result["faces"]:
             top = face["probabilities"][face["label"]]
             print(f"{result['image']}: {face['label']} ({top:.3f})  box={face['box']}")
@@ -86,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
     predict.add_argument("--no-detect", action="store_true", help="treat each whole image as one face")
     predict.add_argument("--json", action="store_true", help="print one JSON document")
+    predict.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) instead of loading the model")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     describe = _add(commands, "describe", cmd_describe, "print the model's parameters and state-dict shapes")
     describe.add_argument("--json", action="store_true", help="print one JSON document")

@@ -55,3 +55,9 @@ class DeadlineExceededError(ServiceError):
 
 class InferenceError(ServiceError):
     status, code = 422, "inference_failed"
+
+
+class ClientClosedError(ServiceError):
+    """The client left before its answer was ready (nginx's 499); nobody reads this response."""
+
+    status, code = 499, "client_closed"

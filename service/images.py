@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,6 +17,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from service.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One image as a client sent it."""
+
+    filename: str | None
+    data: bytes
 
 
 def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:

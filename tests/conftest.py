@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +54,42 @@ def manifest() -> dict:
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     return TINY_DIR
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def face_image(face_png) -> Image.Image:
+    return Image.open(face_png).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def photo_variants(face_image) -> dict[str, Image.Image]:
+    """Different real pictures: crops and flips of the reference photo, so answers differ."""
+    return {
+        "face": face_image,
+        "flipped": face_image.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "top": face_image.crop((0, 0, 512, 300)),
+        "left": face_image.crop((0, 0, 260, 512)),
+        "small": face_image.resize((200, 160)),
+        "rotated": face_image.rotate(90, expand=True),
+    }
+
+
+@pytest.fixture(scope="session")
+def expected_for(tiny_dir) -> Callable[[Image.Image], list[float]]:
+    """The tiny model's probabilities for a picture, computed directly, without the service."""
+    from service.model.motivnet_predictor import MotivNetPredictor
+    from service.model.spec import load_model_spec
+
+    predictor = MotivNetPredictor(load_model_spec(tiny_dir), torch.device("cpu"), torch.float32)
+
+    def probabilities(image: Image.Image) -> list[float]:
+        pixels = torch.from_numpy(np.array(image.convert("RGB")))
+        return predictor.predict(predictor.preprocess([pixels]))[0].tolist()
+
+    return probabilities

@@ -1,0 +1,22 @@
+"""Route dependencies as `Annotated` aliases, so route signatures read like prose."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.engine import Engine
+from service.state import ServiceState
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+def get_engine(request: Request) -> Engine:
+    return get_state(request).require_engine()
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -1,0 +1,32 @@
+"""Liveness, readiness and the Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.api.deps import StateDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """200 while the process is up; restart it only when this fails."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", responses={503: {"description": "Loading, warming up, broken or draining."}})
+async def ready(state: StateDep) -> JSONResponse:
+    """200 only when the model is loaded and warm, its worker alive, and the server not draining."""
+    if state.ready:
+        return JSONResponse({"status": "ready"})
+    reason = "draining" if state.draining else "failed" if state.load_error else "loading" if state.engine is None else "worker down"
+    return JSONResponse({"error": {"code": "not_ready", "message": reason}}, status_code=503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: StateDep) -> Response:
+    """Prometheus text format."""
+    return Response(state.metrics.render(state.device), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,80 @@
+"""The model behind the queue: faces in, probabilities out, one batch at a time on the worker thread.
+
+One bad face must not fail its batch: if the batch cannot be preprocessed, faces are preprocessed one by
+one to find the culprit; a row of non-finite probabilities fails that face alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Sequence
+
+import torch
+
+from service.batching import BatchObserver, DynamicBatcher
+from service.config import Settings
+from service.errors import InferenceError
+from service.predictor import Predictor
+
+log = logging.getLogger(__name__)
+
+
+def warmup_sizes(max_batch_size: int) -> list[int]:
+    """Powers of two up to the largest batch, and the largest batch itself."""
+    sizes, size = [], 1
+    while size < max_batch_size:
+        sizes.append(size)
+        size *= 2
+    return [*sizes, max_batch_size]
+
+
+class Engine:
+    """Owns the predictor and its batcher."""
+
+    def __init__(self, predictor: Predictor, settings: Settings, observer: BatchObserver) -> None:
+        self.predictor = predictor
+        self.batcher = DynamicBatcher(
+            self.process,
+            max_batch_size=settings.max_batch_size,
+            max_batch_delay_s=settings.max_batch_delay_ms / 1000,
+            max_queue_size=settings.max_queue_size,
+            observer=observer,
+        )
+
+    def process(self, faces: Sequence[torch.Tensor]) -> list[torch.Tensor | Exception]:
+        """Runs on the worker thread; returns one probability row or one exception per face."""
+        batch, failures = self._preprocess(faces)
+        if batch is None:
+            return failures
+        rows = iter(self.predictor.predict(batch))
+        results: list[torch.Tensor | Exception] = []
+        for failure in failures:
+            row = failure if failure is not None else next(rows)
+            if isinstance(row, torch.Tensor) and not torch.isfinite(row).all():
+                row = InferenceError("the model produced non-finite probabilities for this face")
+            results.append(row)
+        return results
+
+    def _preprocess(self, faces: Sequence[torch.Tensor]) -> tuple[torch.Tensor | None, list]:
+        """The batch of good faces, and per face None (good) or its exception."""
+        try:
+            return self.predictor.preprocess(faces), [None] * len(faces)
+        except Exception:  # noqa: BLE001 - isolate the failing face below
+            log.warning("batch preprocessing failed; retrying face by face", exc_info=True)
+        good, failures = [], []
+        for face in faces:
+            try:
+                good.append(self.predictor.preprocess([face]))
+                failures.append(None)
+            except Exception as exc:  # noqa: BLE001 - the client's face, not the server, is at fault
+                failures.append(InferenceError(f"this image could not be prepared for the model: {exc}"))
+        return (torch.cat(good) if good else None), failures
+
+    def warmup(self, sizes: list[int]) -> float:
+        """A forward at each batch size, so the first real requests meet warm kernels and allocator."""
+        start = time.perf_counter()
+        face = torch.full((480, 640, 3), 128, dtype=torch.uint8)
+        for size in sizes:
+            self.predictor.predict(self.predictor.preprocess([face] * size))
+        return time.perf_counter() - start

@@ -1,0 +1,79 @@
+"""Every Prometheus metric the service exports, in one place, under the `motivnet_` prefix.
+
+Each app owns a registry (tests build many apps in one process). The batcher reports through the
+`BatchObserver` methods, so the queue code knows nothing about Prometheus.
+"""
+
+from __future__ import annotations
+
+import torch
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REJECT_REASONS = ("queue_full", "timeout", "cancelled")
+ENDPOINTS = ("/predict", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def batch_size_buckets(max_batch_size: int) -> tuple[float, ...]:
+    """1, 2, 4, ... up to the largest batch, so every bucket can fill."""
+    buckets, size = [], 1
+    while size < max_batch_size:
+        buckets.append(float(size))
+        size *= 2
+    return (*buckets, float(max_batch_size))
+
+
+class Metrics:
+    """The service's metrics; also the batcher's observer."""
+
+    def __init__(self, max_batch_size: int) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("motivnet_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r)
+        self.request_seconds = Histogram(
+            "motivnet_request_duration_seconds", "End-to-end request time.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.queue_seconds = Histogram(
+            "motivnet_queue_duration_seconds", "Time a face waited in the queue.", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.inference_seconds = Histogram(
+            "motivnet_inference_duration_seconds", "Time of one batch (preprocess + forward).", buckets=INFERENCE_BUCKETS, registry=r
+        )
+        self.batch_size = Histogram(
+            "motivnet_batch_size", "Faces per forward pass.", buckets=batch_size_buckets(max_batch_size), registry=r
+        )
+        self.queue_depth_gauge = Gauge("motivnet_queue_depth", "Faces waiting for the model.", registry=r)
+        self.faces = Counter("motivnet_faces", "Faces classified.", registry=r)
+        self.rejections = Counter("motivnet_rejected", "Faces refused or dropped, by reason.", ["reason"], registry=r)
+        self.model_load_seconds = Gauge("motivnet_model_load_seconds", "Time to load and warm the model.", registry=r)
+        self.gpu_allocated = Gauge("motivnet_gpu_memory_allocated_bytes", "CUDA memory held by tensors.", registry=r)
+        self.gpu_reserved = Gauge("motivnet_gpu_memory_reserved_bytes", "CUDA memory reserved by the allocator.", registry=r)
+        for reason in REJECT_REASONS:
+            self.rejections.labels(reason)
+        for endpoint in ENDPOINTS:
+            self.request_seconds.labels(endpoint)
+
+    def queue_depth(self, depth: int) -> None:
+        self.queue_depth_gauge.set(depth)
+
+    def dequeued(self, waited_seconds: float) -> None:
+        self.queue_seconds.observe(waited_seconds)
+
+    def batch_done(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.inference_seconds.observe(seconds)
+        self.faces.inc(size)
+
+    def rejected(self, reason: str, count: int) -> None:
+        self.rejections.labels(reason).inc(count)
+
+    def request_done(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.request_seconds.labels(endpoint).observe(seconds)
+
+    def render(self, device: torch.device | None) -> bytes:
+        if device is not None and device.type == "cuda":
+            self.gpu_allocated.set(torch.cuda.memory_allocated(device))
+            self.gpu_reserved.set(torch.cuda.memory_reserved(device))
+        return generate_latest(self.registry)

@@ -1,0 +1,39 @@
+"""What the routes share: settings, metrics and, once loaded and warm, the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from service.config import Settings
+from service.engine import Engine
+from service.errors import NotReadyError
+from service.metrics import Metrics
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    metrics: Metrics
+    engine: Engine | None = None
+    draining: bool = False
+    load_error: str | None = field(default=None)
+
+    @property
+    def ready(self) -> bool:
+        engine = self.engine
+        return engine is not None and not self.draining and engine.batcher.alive and engine.batcher.accepting
+
+    def require_engine(self) -> Engine:
+        """The engine, or a 503 that tells the client why it cannot have it yet."""
+        if self.draining:
+            raise NotReadyError("the server is shutting down; retry on another replica", {"Retry-After": "1"})
+        if self.engine is None:
+            reason = f"model failed to load: {self.load_error}" if self.load_error else "model is loading; retry shortly"
+            raise NotReadyError(reason, {"Retry-After": "5"})
+        return self.engine
+
+    @property
+    def device(self) -> torch.device | None:
+        return torch.device(self.engine.predictor.info.device) if self.engine else None

@@ -1,0 +1,42 @@
+"""An app with the tiny model behind httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+from tests.conftest import TINY_DIR
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def tiny_settings(**overrides) -> Settings:
+    return Settings(model_dir=str(TINY_DIR), device="cpu", max_batch_size=4, **overrides)
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app through its lifespan, once ready; a client speaking ASGI to it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
+            await wait_ready(client)
+            yield client
+
+
+async def wait_ready(client: httpx.AsyncClient, seconds: float = 30) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if (await client.get("/health/ready")).status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("server never became ready")

@@ -1,0 +1,75 @@
+"""A real `python -m service serve` on a free loopback port, for tests that need real sockets and signals."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import ROOT, TINY_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """Starts the CLI server with the tiny model; `options` are CLI flags such as --max-batch-size 1."""
+
+    def __init__(self, *options: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "service", "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
+        command += ["--port", str(self.port), *options]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_listening(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.process.stdout.read()}")
+            try:
+                httpx.get(f"{self.url}/health/live", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("server never listened")
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        self.wait_listening(seconds)
+        deadline = time.monotonic() + seconds
+        while httpx.get(f"{self.url}/health/ready", timeout=5).status_code != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError("server never became ready")
+            time.sleep(0.05)
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """One sample of /metrics, e.g. metric("motivnet_rejected_total", 'reason="cancelled"')."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        pattern = rf"^{re.escape(name)}(\{{{re.escape(labels)}\}})? (\S+)$" if labels else rf"^{re.escape(name)} (\S+)$"
+        match = re.search(pattern, text, re.MULTILINE)
+        assert match, f"{name}{{{labels}}} not in /metrics"
+        return float(match.group(match.lastindex))
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> str:
+        """Kill if still running; returns everything the server printed."""
+        if self.process.poll() is None:
+            self.process.kill()
+        output, _ = self.process.communicate(timeout=30)
+        return output
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
