@@ -9,7 +9,7 @@ import time
 import httpx
 import numpy as np
 from tests.conftest import encode
-from tests.server_process import ServerProcess
+from bench.server_process import ServerProcess
 
 LABELS = ["Neutral", "Happiness", "Sadness", "Surprise", "Fear", "Disgust", "Anger"]
 

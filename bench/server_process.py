@@ -1,4 +1,5 @@
-"""A real `python -m service serve` on a free loopback port, for tests that need real sockets and signals."""
+"""A real `python -m service serve` on a free loopback port, for benchmarks and for tests that need real
+sockets and signals."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, TINY_DIR
+ROOT = Path(__file__).resolve().parent.parent
+TINY_DIR = ROOT / "model_store" / "motivnet-tiny"
 
 
 def free_port() -> int:
@@ -21,20 +24,22 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """Starts the CLI server with the tiny model; `options` are CLI flags such as --max-batch-size 1."""
+    """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
+    --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return."""
 
-    def __init__(self, *options: str) -> None:
+    def __init__(self, *options: str, log_path: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "service", "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
         command += ["--port", str(self.port), *options]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        output = log_path.open("w") if log_path else subprocess.PIPE
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True)
 
     def wait_listening(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.process.stdout.read()}")
+                raise AssertionError(f"server exited early:\n{self.stop()}")
             try:
                 httpx.get(f"{self.url}/health/live", timeout=1)
                 return
@@ -62,11 +67,11 @@ class ServerProcess:
         self.process.send_signal(signal.SIGTERM)
 
     def stop(self) -> str:
-        """Kill if still running; returns everything the server printed."""
+        """Kill if still running; returns what the server printed (empty when it went to a log file)."""
         if self.process.poll() is None:
             self.process.kill()
         output, _ = self.process.communicate(timeout=30)
-        return output
+        return output or ""
 
     def __enter__(self) -> ServerProcess:
         return self

@@ -1,0 +1,144 @@
+"""`python -m bench raw|serve|compare`: measured numbers, printed as tables (and JSON with --json FILE)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from bench.load import format_load, measure
+from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
+from bench.server_process import TINY_DIR, ServerProcess
+
+DEFAULT_IMAGE = Path(__file__).parent / "data" / "astronaut.jpg"
+
+
+def _images(paths: list[str] | None) -> list[bytes]:
+    return [Path(path).read_bytes() for path in (paths or [DEFAULT_IMAGE])]
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    sizes = [1]
+    while sizes[-1] * 2 <= limit:
+        sizes.append(sizes[-1] * 2)
+    return sizes
+
+
+def _write_json(path: str | None, document: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(document, indent=2))
+
+
+def cmd_raw(args: argparse.Namespace) -> dict:
+    results = run_raw(args.model_dir, args.preset, args.device, args.dtype, _powers_of_two(args.max_batch_size), args.repeats)
+    flop = FLOP_PER_IMAGE_1B if args.preset == "sapiens-1b" or args.flop_per_image else None
+    print(format_raw(results, args.flop_per_image or flop, args.peak_tflops * 1e12 if args.peak_tflops else None))
+    return {"raw": [asdict(r) for r in results]}
+
+
+def _server_options(args: argparse.Namespace, max_batch_size: int) -> list[str]:
+    return ["--model-dir", args.model_dir, "--device", args.device, "--dtype", args.dtype,
+            "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", str(args.max_batch_delay_ms),
+            "--max-queue-size", "4096"]
+
+
+def _serve_levels(url: str, args: argparse.Namespace, images: list[bytes]) -> list:
+    results = [asyncio.run(measure(url, images, "closed", c, args.seconds)) for c in args.concurrency]
+    results += [asyncio.run(measure(url, images, "open", rate, args.seconds)) for rate in args.rates]
+    return results
+
+
+def cmd_serve(args: argparse.Namespace) -> dict:
+    images = _images(args.images)
+    if args.url:
+        results = _serve_levels(args.url, args, images)
+    else:
+        with ServerProcess(*_server_options(args, args.max_batch_size)) as server:
+            server.wait_ready(args.startup_timeout)
+            results = _serve_levels(server.url, args, images)
+    print(format_load(results))
+    return {"serve": [asdict(r) for r in results]}
+
+
+def _saturate(args: argparse.Namespace, max_batch_size: int, concurrency: list[int], images: list[bytes]) -> list:
+    with ServerProcess(*_server_options(args, max_batch_size)) as server:
+        server.wait_ready(args.startup_timeout)
+        return [asyncio.run(measure(server.url, images, "closed", c, args.seconds)) for c in concurrency]
+
+
+def cmd_compare(args: argparse.Namespace) -> dict:
+    """Raw vs served at the same batch limit, and batching on vs --max-batch-size 1, in one run."""
+    images = _images(args.images)
+    [raw_one, raw_full] = run_raw(args.model_dir, None, args.device, args.dtype, [1, args.max_batch_size], args.repeats)
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    saturation = max(2 * args.max_batch_size, 32)
+    batched = _saturate(args, args.max_batch_size, [1, saturation], images)
+    unbatched = _saturate(args, 1, [saturation], images)
+    print(format_raw([raw_one, raw_full], None, None))
+    print(format_load(batched))
+    print("with --max-batch-size 1:")
+    print(format_load(unbatched))
+    summary = {
+        "raw_images_per_s": raw_full.images_per_s,
+        "served_images_per_s": batched[1].images_per_s,
+        "ratio": batched[1].images_per_s / raw_full.images_per_s,
+        "p50_ms": batched[1].p50_ms,
+        "p99_ms": batched[1].p99_ms,
+        "mean_batch_size": batched[1].mean_batch_size,
+        "unbatched_images_per_s": unbatched[0].images_per_s,
+        "concurrency": saturation,
+        "max_batch_size": args.max_batch_size,
+        "c1_p50_ms": batched[0].p50_ms,
+        "raw_batch1_ms": raw_one.median_ms,
+    }
+    return {"summary": summary, "raw": [asdict(raw_one), asdict(raw_full)],
+            "served": [asdict(r) for r in batched], "unbatched": [asdict(r) for r in unbatched]}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler in (("raw", cmd_raw), ("serve", cmd_serve), ("compare", cmd_compare)):
+        sub = commands.add_parser(name, help=handler.__doc__)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--model-dir", default=str(TINY_DIR), help="model folder (default: the tiny test model)")
+        sub.add_argument("--device", default="auto")
+        sub.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+        sub.add_argument("--max-batch-size", type=int, default=8)
+        sub.add_argument("--repeats", type=int, default=5, help="timed forwards per batch size")
+        sub.add_argument("--seconds", type=float, default=10.0, help="duration of each load level")
+        sub.add_argument("--max-batch-delay-ms", type=float, default=5.0)
+        sub.add_argument("--startup-timeout", type=float, default=600.0)
+        sub.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
+        sub.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    raw = commands.choices["raw"]
+    raw.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir, e.g. sapiens-1b")
+    raw.add_argument("--flop-per-image", type=float, help="for MFU; 9.33e12 for MotivNet-1B")
+    raw.add_argument("--peak-tflops", type=float, help="for MFU: the device's measured dense peak")
+    serve = commands.choices["serve"]
+    serve.add_argument("--url", help="measure this running server instead of starting one")
+    serve.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 16, 32])
+    serve.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop Poisson request rates")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "preset", None):
+        args.model_dir = None
+    document = args.handler(args)
+    _write_json(args.json, document)
+    if "summary" in document:
+        print(json.dumps(document["summary"]))
+    return 0
+
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""Model folders with random weights, so any Sapiens size can be benchmarked without its checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from service.model.motivnet import build_motivnet
+from service.model.spec import MOTIVNET_LABELS, Architecture
+
+
+def make_random_model_folder(folder: Path, preset: str, dtype: torch.dtype = torch.bfloat16) -> Path:
+    """Writes model.json and random.safetensors (bf16 by default: half the disk, same compute)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arch = Architecture(preset=preset)
+    model = build_motivnet(arch, "cuda" if torch.cuda.is_available() else "cpu")
+    state = {key: tensor.to(dtype).contiguous().cpu() for key, tensor in model.state_dict().items()}
+    save_file(state, str(folder / "random.safetensors"))
+    spec = {"name": f"random-{preset}", "architecture": {"preset": preset}, "labels": list(MOTIVNET_LABELS),
+            "checkpoint": "random.safetensors"}
+    (folder / "model.json").write_text(json.dumps(spec, indent=2))
+    return folder
