@@ -65,11 +65,13 @@ def raw_sweep(dtype: torch.dtype, sizes: list[int], repeats: int, compile_mode: 
     return results, compile_seconds
 
 
-def served(folder: Path, max_batch_size: int, concurrency: list[int], seconds: float, out: Path) -> list[dict]:
+def served(folder: Path, max_batch_size: int, concurrency: list[int], seconds: float, out: Path,
+           *extra: str) -> list[dict]:
     image = (Path(__file__).parent / "data" / "astronaut.jpg").read_bytes()
     options = ["--model-dir", str(folder), "--device", "cuda", "--dtype", "bfloat16",
-               "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", "5", "--max-queue-size", "4096"]
-    with ServerProcess(*options, log_path=out / f"server_b{max_batch_size}.log") as server:
+               "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", "5", "--max-queue-size", "4096", *extra]
+    log_name = f"server_b{max_batch_size}{''.join(extra).replace('-', '_')}.log"
+    with ServerProcess(*options, log_path=out / log_name) as server:
         server.wait_ready(300)
         return [asdict(asyncio.run(measure(server.url, [image], "closed", c, seconds))) for c in concurrency]
 
@@ -106,7 +108,7 @@ def table(data: dict) -> str:
             mfu = r["images_per_s"] * FLOP_PER_IMAGE_1B / 1e12
             lines.append(f"  {r['batch_size']:5d} {r['images_per_s']:7.2f} {r['median_ms']:9.1f} {r['peak_memory_gb']:8.2f}"
                          f" {mfu / peak:10.1%} {mfu / 989:14.1%}")
-    for key in ("served_batched", "served_unbatched"):
+    for key in ("served_batched", "served_unbatched", "served_compiled"):
         for r in data.get(key) or []:
             if isinstance(r, dict) and "images_per_s" in r:
                 lines.append(f"{key}: c={r['level']:g} {r['images_per_s']:.2f} img/s p50 {r['p50_ms']:.1f} ms "
@@ -121,6 +123,7 @@ def main() -> None:
     parser.add_argument("--served-batch", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--compile-budget-s", type=float, default=200, help="skip torch.compile past this elapsed time")
+    parser.add_argument("--sections", nargs="*", default=["raw", "served", "compile"], help="raw, served, compile")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,18 +131,23 @@ def main() -> None:
     sizes = [s for s in (1, 2, 4, 8, 16, 32, 64, 128) if s <= args.max_batch_size]
     report.data.update(device=torch.cuda.get_device_name(), torch=torch.__version__)
     report.section("matmul_peak_tflops", matmul_peak_tflops)
-    report.section("raw_bf16", lambda: {"results": [asdict(r) for r in raw_sweep(torch.bfloat16, sizes, 5)[0]]})
-    report.section("attention_kernels", lambda: attention_kernels(build_model(None, "sapiens-1b", CUDA, torch.bfloat16)))
-    report.section("raw_fp32", lambda: {"results": [asdict(r) for r in raw_sweep(torch.float32, [1, 2, 4, 8], 3)[0]]})
+    if "raw" in args.sections:
+        report.section("raw_bf16", lambda: {"results": [asdict(r) for r in raw_sweep(torch.bfloat16, sizes, 5)[0]]})
+        report.section("attention_kernels", lambda: attention_kernels(build_model(None, "sapiens-1b", CUDA, torch.bfloat16)))
+        report.section("raw_fp32", lambda: {"results": [asdict(r) for r in raw_sweep(torch.float32, [1, 2, 4, 8], 3)[0]]})
     folder = Path("/tmp/motivnet-random-1b")
-    report.section("random_folder", lambda: str(make_random_model_folder(folder, "sapiens-1b")))
-    report.section("served_batched", lambda: served(folder, args.served_batch, [1, 2 * args.served_batch], args.seconds, out))
-    report.section("served_unbatched", lambda: served(folder, 1, [2 * args.served_batch], args.seconds / 2, out))
-    if report.elapsed < args.compile_budget_s:
+    saturation = [2 * args.served_batch]
+    if "served" in args.sections:
+        report.section("random_folder", lambda: str(make_random_model_folder(folder, "sapiens-1b")))
+        report.section("served_batched", lambda: served(folder, args.served_batch, [1, *saturation], args.seconds, out))
+        report.section("served_unbatched", lambda: served(folder, 1, saturation, args.seconds / 2, out))
+    if "compile" in args.sections and report.elapsed < args.compile_budget_s:
         def compiled() -> dict:
             results, seconds = raw_sweep(torch.bfloat16, [args.served_batch], 5, compile_mode="default")
             return {"compile_seconds": seconds, "results": [asdict(r) for r in results]}
         report.section("raw_bf16_compiled", compiled)
+        if "served" in args.sections:
+            report.section("served_compiled", lambda: served(folder, args.served_batch, saturation, args.seconds, out, "--compile"))
     text = table(report.data)
     (out / "gpu_table.txt").write_text(text)
     print(text)

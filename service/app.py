@@ -33,7 +33,7 @@ async def start_engine(state: ServiceState) -> None:
     start = time.perf_counter()
     try:
         predictor = await asyncio.to_thread(
-            load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype
+            load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype, settings.compile
         )
         engine = Engine(predictor, settings, state.metrics)
         if settings.warmup:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest image (width x height), checked before decoding.")
     max_files_per_request: int = Field(16, ge=1, description="Most images in one /predict request.")
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
+    compile: bool = Field(
+        False, description="torch.compile the model: more throughput on CUDA, a slower start (see docs/performance.md)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
 
     @field_validator("device")

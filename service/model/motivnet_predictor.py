@@ -16,15 +16,15 @@ from service.predictor import ModelInfo, file_sha256
 class MotivNetPredictor:
     """Loads a MotivNet folder onto a device; softmax is taken in float32 whatever the compute dtype."""
 
-    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype) -> None:
-        model = build_motivnet(spec.architecture)
-        self.model = load_weights(model, spec.checkpoint_path, device, dtype)
+    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, compile_model: bool = False) -> None:
+        model = load_weights(build_motivnet(spec.architecture), spec.checkpoint_path, device, dtype)
+        self.model = torch.compile(model, dynamic=True) if compile_model else model
         self.preprocessor = Preprocessor(spec.preprocess, spec.architecture, device, dtype)
         self.info = ModelInfo(
             name=spec.name,
             family=spec.family,
             labels=spec.labels,
-            parameters=count_parameters(self.model),
+            parameters=count_parameters(model),
             device=str(device),
             dtype=str(dtype).removeprefix("torch."),
             checkpoint=spec.checkpoint,
