@@ -1,0 +1,127 @@
+"""Shared facts for the deployment checks: the service's contract, and readers for the files that use it.
+
+The contract (routes, metric names) is written down here once, from the service's interface; the live test
+in test_deploy_live.py proves the running app exposes the same names.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from service.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS_BIN = REPO / ".out" / "deploy-tools" / "bin"  # where scripts/deploy-tools.sh puts optional tools
+
+ROUTES = frozenset({"/predict", "/health/live", "/health/ready", "/metrics", "/v1/models"})
+HISTOGRAMS = frozenset({
+    "motivnet_request_duration_seconds",
+    "motivnet_queue_duration_seconds",
+    "motivnet_inference_duration_seconds",
+    "motivnet_batch_size",
+})
+GPU_METRICS = frozenset({"motivnet_gpu_memory_allocated_bytes", "motivnet_gpu_memory_reserved_bytes"})
+METRICS = HISTOGRAMS | GPU_METRICS | {
+    "motivnet_requests_total",
+    "motivnet_queue_depth",
+    "motivnet_faces_total",
+    "motivnet_rejected_total",
+    "motivnet_model_load_seconds",
+}
+SETTINGS_FIELDS = frozenset(Settings.model_fields)
+
+METRIC_TOKEN = re.compile(r"\bmotivnet_[a-z0-9_]+")
+HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
+
+
+def env_name(field: str) -> str:
+    return f"MOTIVNET_{field.upper()}"
+
+
+def field_name(env: str) -> str:
+    assert env.startswith("MOTIVNET_"), env
+    return env.removeprefix("MOTIVNET_").lower()
+
+
+def metrics_in(expr: str) -> set[str]:
+    """Our metric names a PromQL expression reads, with histogram series suffixes folded back."""
+    names = set()
+    for token in METRIC_TOKEN.findall(expr):
+        base = HISTOGRAM_SUFFIX.sub("", token)
+        names.add(base if base in HISTOGRAMS else token)
+    return names
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Compose's `!reset` / `!override` tags, kept visible instead of failing the safe loader."""
+
+    tag: str
+    value: Any
+
+
+class ComposeLoader(yaml.SafeLoader):
+    pass
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Reset:
+    if isinstance(node, yaml.SequenceNode):
+        value: Any = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        value = loader.construct_scalar(node)
+    return Reset(node.tag, value)
+
+
+for _tag in ("!reset", "!override"):
+    ComposeLoader.add_constructor(_tag, _tagged)
+
+
+def load_yaml(relative: str) -> Any:
+    return yaml.load((REPO / relative).read_text(), Loader=ComposeLoader)
+
+
+def load_yaml_all(relative: str) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all((REPO / relative).read_text()) if doc is not None]
+
+
+def read_env_file(relative: str) -> dict[str, str]:
+    """KEY=VALUE lines of a dotenv file; comments and blank lines skipped."""
+    values = {}
+    for line in (REPO / relative).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def seconds(duration: str | int | float) -> float:
+    """Compose/Prometheus durations ('1m30s', '300s', 60) in seconds."""
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def find_tool(name: str) -> str | None:
+    """An optional checker: on PATH, beside this Python (pip-installed), or fetched by scripts/deploy-tools.sh."""
+    for folder in (TOOLS_BIN, Path(sys.executable).parent):
+        if (folder / name).is_file():
+            return str(folder / name)
+    return shutil.which(name)
+
+
+def run_tool(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,0 +1,167 @@
+"""docker-compose.yml, docker-compose.cpu.yml and .env.example: GPU, health, drain, and every setting."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from typing import Any
+
+import pytest
+
+from deploykit import (
+    REPO,
+    ROUTES,
+    SETTINGS_FIELDS,
+    Reset,
+    env_name,
+    field_name,
+    find_tool,
+    run_tool,
+    seconds,
+)
+from service.config import Settings
+
+INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
+# Where a container must differ from the code's defaults; everything else keeps them.
+CONTAINER_VALUES = {
+    "model_dir": "/opt/motivnet/model_store/motivnet",
+    "model_store": "/opt/motivnet/model_store",
+    "device": "cuda",
+    "host": "0.0.0.0",
+}
+
+
+def service_env(compose: dict[str, Any]) -> dict[str, str]:
+    return compose["services"]["motivnet"]["environment"]
+
+
+def defaults(compose: dict[str, Any]) -> dict[str, str]:
+    """MOTIVNET_X -> the default of its `${MOTIVNET_X:-default}` interpolation."""
+    out = {}
+    for key, value in service_env(compose).items():
+        match = INTERPOLATION.match(str(value))
+        assert match and match["name"] == key, f"{key}: write it as ${{{key}:-default}} so .env can set it"
+        out[key] = match["default"]
+    return out
+
+
+def test_every_setting_is_passable_from_env(compose: dict[str, Any]) -> None:
+    keys = {key for key in service_env(compose) if key.startswith("MOTIVNET_")}
+    unknown = {key for key in keys if field_name(key) not in SETTINGS_FIELDS}
+    missing = {env_name(field) for field in SETTINGS_FIELDS} - keys
+    assert not unknown, f"not fields of service.config.Settings: {sorted(unknown)}"
+    assert not missing, f"add to docker-compose.yml environment and .env.example: {sorted(missing)}"
+    defaults(compose)
+
+
+def test_env_example_lists_every_setting_with_the_compose_default(
+    compose: dict[str, Any], env_example: dict[str, str]
+) -> None:
+    ours = {key: value for key, value in env_example.items() if key.startswith("MOTIVNET_")}
+    assert {field_name(key) for key in ours} == SETTINGS_FIELDS
+    assert ours == defaults(compose), ".env.example and docker-compose.yml defaults disagree"
+
+
+def test_env_example_values_are_valid_and_keep_the_code_defaults(env_example: dict[str, str]) -> None:
+    values = {field_name(key): value for key, value in env_example.items() if key.startswith("MOTIVNET_")}
+    parsed = Settings(**values)
+    for field in SETTINGS_FIELDS - CONTAINER_VALUES.keys():
+        assert getattr(parsed, field) == Settings.model_fields[field].default, f"{field} drifted from the code"
+    for field, value in CONTAINER_VALUES.items():
+        assert str(getattr(parsed, field)) == value
+
+
+def test_other_env_example_variables_are_used(env_example: dict[str, str]) -> None:
+    text = (REPO / "docker-compose.yml").read_text() + (REPO / "docker-compose.cpu.yml").read_text()
+    for key in env_example:
+        if not key.startswith("MOTIVNET_"):
+            assert "${" + key in text, f".env.example: {key} is used nowhere"
+
+
+def test_gpu_is_reserved_the_current_way(compose: dict[str, Any]) -> None:
+    devices = compose["services"]["motivnet"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    assert "runtime" not in compose["services"]["motivnet"], "runtime: nvidia is the legacy way"
+
+
+def test_model_folder_is_mounted_read_only_into_the_image_store(compose: dict[str, Any]) -> None:
+    (volume,) = compose["services"]["motivnet"]["volumes"]
+    assert volume["type"] == "bind" and volume["read_only"] is True
+    assert volume["target"] == CONTAINER_VALUES["model_dir"]
+    assert volume["target"].startswith(CONTAINER_VALUES["model_store"] + "/")
+    assert volume["bind"]["create_host_path"] is False, "a missing folder must fail, not mount empty"
+
+
+def test_healthcheck_waits_for_ready_long_enough(compose: dict[str, Any]) -> None:
+    check = compose["services"]["motivnet"]["healthcheck"]
+    assert check["test"] == ["CMD", "python", "/opt/motivnet/healthcheck.py"]
+    probe = (REPO / "docker" / "healthcheck.py").read_text()
+    assert '"/health/ready"' in probe and "/health/ready" in ROUTES
+    assert seconds(check["start_period"]) >= 180, "4.6 GB load + warm-up takes 1-2 minutes, more on slow disks"
+    assert seconds(check["timeout"]) < seconds(check["interval"])
+
+
+def test_restart_and_graceful_drain(compose: dict[str, Any], env_example: dict[str, str]) -> None:
+    service = compose["services"]["motivnet"]
+    assert service["restart"] == "unless-stopped"
+    assert service["init"] is True, "tini forwards SIGTERM and reaps children"
+    timeout_s = float(env_example["MOTIVNET_REQUEST_TIMEOUT_MS"]) / 1000
+    assert seconds(service["stop_grace_period"]) >= timeout_s + 15, "a queued request may wait the full timeout"
+
+
+def test_port_published_from_the_setting(compose: dict[str, Any]) -> None:
+    assert compose["services"]["motivnet"]["ports"] == ["${HOST_PORT:-8000}:${MOTIVNET_PORT:-8000}"]
+
+
+def test_monitoring_profile(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "profiles" not in services["motivnet"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+        assert ":latest" not in services[name]["image"] and ":" in services[name]["image"]
+        for port in services[name]["ports"]:
+            assert port.startswith("127.0.0.1:"), f"{name}: keep dashboards off public interfaces by default"
+
+
+def test_cpu_variant_drops_the_gpu_and_serves_the_bundled_model(compose_cpu: dict[str, Any]) -> None:
+    service = compose_cpu["services"]["motivnet"]
+    env = service["environment"]
+    assert env["MOTIVNET_DEVICE"] == "cpu"
+    assert env["MOTIVNET_MODEL_DIR"].startswith(CONTAINER_VALUES["model_store"] + "/")
+    assert env["MOTIVNET_MODEL_DIR"] != CONTAINER_VALUES["model_dir"]
+    bundled = env["MOTIVNET_MODEL_DIR"].removeprefix(CONTAINER_VALUES["model_store"] + "/")
+    assert (REPO / "model_store" / bundled / "model.json").is_file(), f"no bundled model folder {bundled}"
+    baked = f"model_store/{bundled}/model.json {env['MOTIVNET_MODEL_DIR']}/model.json"
+    assert baked in (REPO / "docker" / "Dockerfile").read_text(), "the image must carry the CPU model's folder"
+    assert {field_name(key) for key in env} <= SETTINGS_FIELDS
+    Settings(**{field_name(key): value for key, value in env.items()})
+    assert service["deploy"]["resources"]["reservations"]["devices"] == Reset("!reset", [])
+    assert service["volumes"] == Reset("!reset", [])
+
+
+def compose_cli() -> list[str] | None:
+    tool = find_tool("docker-compose")
+    if tool:
+        return [tool]
+    docker = shutil.which("docker")
+    if docker and run_tool([docker, "compose", "version"]).returncode == 0:
+        return [docker, "compose"]
+    return None
+
+
+@pytest.mark.parametrize("files", [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.cpu.yml"]])
+def test_docker_compose_accepts_the_files(files: list[str]) -> None:
+    cli = compose_cli()
+    if cli is None:
+        pytest.skip("SKIP docker compose: not installed (scripts/deploy-tools.sh fetches it)")
+    argv = [*cli, "--project-directory", str(REPO), "--env-file", str(REPO / ".env.example")]
+    for file in files:
+        argv += ["-f", str(REPO / file)]
+    result = run_tool([*argv, "--profile", "monitoring", "config", "--format", "json"])
+    assert result.returncode == 0, result.stderr
+    merged = json.loads(result.stdout)
+    service = merged["services"]["motivnet"]
+    gpu = service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices")
+    assert bool(gpu) == ("docker-compose.cpu.yml" not in files)
+    assert {"motivnet", "prometheus", "grafana"} <= merged["services"].keys()

