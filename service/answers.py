@@ -1,4 +1,5 @@
-"""From uploaded bytes to the `/predict` answer: decode off the event loop, queue the faces, label them."""
+"""From uploaded bytes to the `/predict` answer: decode off the event loop, find the faces, queue their crops
+for the emotion model together with everyone else's, and label them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from service.config import Settings
 from service.engine import Engine
 from service.errors import ServiceError
+from service.faces.face import Face
 from service.images import Upload, decode_image
 
 
@@ -22,20 +24,23 @@ async def _decode(upload: Upload, max_pixels: int) -> torch.Tensor:
         raise type(exc)(f"{name}: {exc.message}", exc.headers) from None
 
 
-def face_entry(labels: tuple[str, ...], row: torch.Tensor, box: list[float] | None, score: float | None) -> dict[str, Any]:
+def face_entry(labels: tuple[str, ...], face: Face, row: torch.Tensor) -> dict[str, Any]:
+    """One face of the answer: where it is (null for a whole image), its label and every probability."""
     values = row.tolist()
     best = max(range(len(values)), key=values.__getitem__)
-    return {"box": box, "score": score, "label": labels[best], "probabilities": dict(zip(labels, values))}
+    return {**face.as_dict(), "label": labels[best], "probabilities": dict(zip(labels, values))}
 
 
-async def answer_uploads(engine: Engine, uploads: list[Upload], settings: Settings) -> dict[str, Any]:
-    """Every image is one face (the whole image) for now; results keep upload order."""
+async def answer_uploads(engine: Engine, uploads: list[Upload], detect: bool, settings: Settings) -> dict[str, Any]:
+    """Results keep upload order; an image without faces answers `"faces": []`."""
     deadline = time.monotonic() + settings.request_timeout_ms / 1000
     images = await asyncio.gather(*(_decode(upload, settings.max_image_pixels) for upload in uploads))
-    rows = await engine.batcher.submit(list(images), deadline)
-    info = engine.predictor.info
+    found = await engine.find_faces(list(images), detect)
+    crops = [crop for faces in found for _, crop in faces]
+    rows = iter(await engine.batcher.submit(crops, deadline))
+    labels = engine.predictor.info.labels
     results = [
-        {"filename": upload.filename, "faces": [face_entry(info.labels, row, None, None)]}
-        for upload, row in zip(uploads, rows)
+        {"filename": upload.filename, "faces": [face_entry(labels, face, next(rows)) for face, _ in faces]}
+        for upload, faces in zip(uploads, found)
     ]
-    return {"model": info.name, "results": results}
+    return {"model": engine.predictor.info.name, "results": results}

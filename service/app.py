@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import torch
 from fastapi import FastAPI
 
 from service.api import health, models, predict
@@ -20,7 +21,7 @@ from service.api.errors import install_error_handlers
 from service.api.middleware import RequestMetricsMiddleware
 from service.config import Settings
 from service.engine import Engine, warmup_sizes
-from service.loading import load_predictor
+from service.loading import build_finder, load_predictor
 from service.metrics import Metrics
 from service.state import ServiceState
 
@@ -35,7 +36,8 @@ async def start_engine(state: ServiceState) -> None:
         predictor = await asyncio.to_thread(
             load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype, settings.compile
         )
-        engine = Engine(predictor, settings, state.metrics)
+        finder = await asyncio.to_thread(build_finder, settings, torch.device(predictor.info.device))
+        engine = Engine(predictor, finder, settings, state.metrics)
         if settings.warmup:
             await asyncio.to_thread(engine.warmup, warmup_sizes(settings.max_batch_size))
         await engine.batcher.start()
@@ -56,7 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.draining = True
     await loader
     if state.engine is not None:
-        await state.engine.batcher.stop()
+        await state.engine.stop()
 
 
 def create_app(settings: Settings) -> FastAPI:

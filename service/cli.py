@@ -11,16 +11,19 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
+import torch
 from PIL import Image
 
 from service.config import Settings
 from service.errors import ServiceError
 from service.model.checkpoint import CheckpointError
-from service.model.motivnet import build_motivnet, count_parameters
+from service.model.motivnet import count_parameters
 from service.model.preprocess import Preprocessor
 from service.model.spec import ModelSpecError, load_model_spec
-from service.loading import load_predictor, resolve_model_dir
+from service.answers import face_entry
+from service.faces.finder import whole_images
+from service.loading import build_finder, build_meta_model, load_predictor, resolve_model_dir
+from service.weights import cmd_fetch_weights as fetch_weights_command
 from service.client import ClientError, MotivNetClient
 from service.images import decode_image
 from service.predictor import probabilities_by_label
@@ -40,12 +43,17 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
         return
     predictor = load_predictor(settings.model_dir, settings.model_store, settings.device, settings.dtype)
     images = [_read_image(path, settings) for path in args.images]
-    probabilities = predictor.predict(predictor.preprocess(images))
+    if args.no_detect:
+        found = whole_images(images)
+    else:
+        found = build_finder(settings, torch.device(predictor.info.device)).find(images)
+    crops = [crop for faces in found for _, crop in faces]
+    rows = iter(predictor.predict(predictor.preprocess(crops)) if crops else [])
     labels = predictor.info.labels
-    results = []
-    for path, row in zip(args.images, probabilities.tolist()):
-        face = {"box": None, "score": None, "label": labels[int(np.argmax(row))]}
-        results.append({"image": path, "faces": [{**face, "probabilities": probabilities_by_label(labels, row)}]})
+    results = [
+        {"image": path, "faces": [face_entry(labels, face, next(rows)) for face, _ in faces]}
+        for path, faces in zip(args.images, found)
+    ]
     _print_answer({"model": predictor.info.name, "results": results}, args.json)
 
 
@@ -64,6 +72,8 @@ def _print_answer(answer: dict, as_json: bool) -> None:
         return
     print(f"model: {answer['model']}")
     for result in answer["results"]:
+        if not result["faces"]:
+            print(f"{result['image']}: no face found")
         for face in result["faces"]:
             top = face["probabilities"][face["label"]]
             print(f"{result['image']}: {face['label']} ({top:.3f})  box={face['box']}")
@@ -71,21 +81,22 @@ def _print_answer(answer: dict, as_json: bool) -> None:
 
 def cmd_describe(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
-    model = build_motivnet(spec.architecture)
+    model = build_meta_model(spec)
     state = {key: list(tensor.shape) for key, tensor in model.state_dict().items()}
     report = {"model": spec.name, "parameters": count_parameters(model), "state_dict": state}
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    arch = spec.architecture
-    print(f"{spec.name}: {report['parameters']:,} parameters, {len(state)} tensors")
-    print(f"encoder {arch.embed_dim} wide, {arch.depth} deep, {arch.num_heads} heads; input {list(arch.input_hw)}")
+    print(f"{spec.name} ({spec.family}): {report['parameters']:,} parameters, {len(state)} tensors")
+    print(f"architecture: {spec.architecture.model_dump(exclude_none=True)}")
+
+
+def cmd_fetch_weights(args: argparse.Namespace, settings: Settings) -> int:
+    return fetch_weights_command(settings.model_store)
 
 
 def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
-    import torch
-
     preprocessor = Preprocessor(spec.preprocess, spec.architecture, torch.device("cpu"), torch.float32)
     pixels = preprocessor.pixels([_read_image(args.image, settings)])[0]
     Image.fromarray(pixels.permute(1, 2, 0).to(torch.uint8).numpy()).save(args.out)
@@ -104,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = _add(commands, "predict", cmd_predict, "classify the emotion in images")
     predict.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
     predict.add_argument("--no-detect", action="store_true", help="treat each whole image as one face")
+    predict.add_argument("--detector", choices=["auto", "retinaface", "retinaface-mobilenet", "none"])
     predict.add_argument("--json", action="store_true", help="print one JSON document")
     predict.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) instead of loading the model")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
@@ -112,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     preprocess = _add(commands, "preprocess", cmd_preprocess, "write the image the model sees")
     preprocess.add_argument("image", metavar="IMAGE")
     preprocess.add_argument("--out", required=True, metavar="PNG")
+    fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
+    fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
+    fetch.set_defaults(handler=cmd_fetch_weights)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
     _add_serve_options(serve)
     return parser
@@ -150,11 +165,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args, settings_from(args))
+        return args.handler(args, settings_from(args)) or 0
     except USER_ERRORS as exc:
         print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 def serve_main() -> None:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.faces.face import DetectorSettings
+
 REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
 
 
@@ -34,10 +36,27 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest image (width x height), checked before decoding.")
     max_files_per_request: int = Field(16, ge=1, description="Most images in one /predict request.")
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
+    detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
+        "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
+    )
+    detector_score_threshold: float = Field(0.9, ge=0, le=1, description="Lowest detector confidence kept as a face.")
+    detector_nms_iou: float = Field(0.4, gt=0, le=1, description="Overlap above which the weaker of two boxes goes.")
+    detector_min_face_px: float = Field(16.0, ge=0, description="Faces with a shorter box side (pixels) are dropped.")
+    detector_max_faces: int = Field(32, ge=1, description="Most faces reported per image, best first.")
+    crop_margin: float = Field(0.25, ge=0, description="How much a face's square crop grows around its box.")
+    crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
     compile: bool = Field(
         False, description="torch.compile the model: more throughput on CUDA, a slower start (see docs/performance.md)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
+
+    def detector_settings(self) -> DetectorSettings:
+        return DetectorSettings(
+            score_threshold=self.detector_score_threshold,
+            nms_iou=self.detector_nms_iou,
+            min_face_px=self.detector_min_face_px,
+            max_faces=self.detector_max_faces,
+        )
 
     @field_validator("device")
     @classmethod

@@ -6,8 +6,10 @@ one to find the culprit; a row of non-finite probabilities fails that face alone
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import torch
@@ -15,6 +17,7 @@ import torch
 from service.batching import BatchObserver, DynamicBatcher
 from service.config import Settings
 from service.errors import InferenceError
+from service.faces.finder import FaceFinder, FoundFace, whole_images
 from service.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -30,10 +33,15 @@ def warmup_sizes(max_batch_size: int) -> list[int]:
 
 
 class Engine:
-    """Owns the predictor and its batcher."""
+    """Owns the face finder (on its own thread), the predictor and the predictor's batcher.
 
-    def __init__(self, predictor: Predictor, settings: Settings, observer: BatchObserver) -> None:
+    Detection of the next requests runs while the current batch is in the model, on a different thread.
+    """
+
+    def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, observer: BatchObserver) -> None:
         self.predictor = predictor
+        self.finder = finder
+        self.detect_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
         self.batcher = DynamicBatcher(
             self.process,
             max_batch_size=settings.max_batch_size,
@@ -41,6 +49,15 @@ class Engine:
             max_queue_size=settings.max_queue_size,
             observer=observer,
         )
+
+    async def find_faces(self, images: list[torch.Tensor], detect: bool) -> list[list[FoundFace]]:
+        if not detect:
+            return whole_images(images)
+        return await asyncio.get_running_loop().run_in_executor(self.detect_thread, self.finder.find, images)
+
+    async def stop(self) -> None:
+        await self.batcher.stop()
+        self.detect_thread.shutdown(wait=True)
 
     def process(self, faces: Sequence[torch.Tensor]) -> list[torch.Tensor | Exception]:
         """Runs on the worker thread; returns one probability row or one exception per face."""
@@ -72,8 +89,9 @@ class Engine:
         return (torch.cat(good) if good else None), failures
 
     def warmup(self, sizes: list[int]) -> float:
-        """A forward at each batch size, so the first real requests meet warm kernels and allocator."""
+        """A detection and a forward at each batch size, so the first requests meet warm kernels and allocator."""
         start = time.perf_counter()
+        self.finder.warmup()
         face = torch.full((480, 640, 3), 128, dtype=torch.uint8)
         for size in sizes:
             self.predictor.predict(self.predictor.preprocess([face] * size))

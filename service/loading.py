@@ -7,14 +7,22 @@ from pathlib import Path
 
 import torch
 
+from service.config import Settings
+from service.faces.detector import build_detector
+from service.faces.finder import FaceFinder
+from service.model.mini_xception_predictor import MiniXceptionPredictor
+from service.model.mini_xception import build_mini_xception
+from service.model.motivnet import build_motivnet
 from service.model.motivnet_predictor import MotivNetPredictor
-from service.model.spec import load_model_spec
+from service.model.spec import ModelSpec, load_model_spec
 from service.predictor import Predictor
 from service.runtime import resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
-AUTO_PREFERENCE = ("motivnet", "motivnet-tiny")
+AUTO_PREFERENCE = ("motivnet", "mini-xception", "motivnet-tiny")
+PREDICTORS = {"motivnet": MotivNetPredictor, "mini-xception": MiniXceptionPredictor}
+META_BUILDERS = {"motivnet": build_motivnet, "mini-xception": build_mini_xception}
 
 
 def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
@@ -28,10 +36,21 @@ def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
     raise FileNotFoundError(f"no model folder with its checkpoint in {model_store}; see model_store/README.md")
 
 
-def load_predictor(model_dir: str, model_store: Path, device: str, dtype: str) -> Predictor:
+def load_predictor(model_dir: str, model_store: Path, device: str, dtype: str, compile_model: bool = False) -> Predictor:
     folder = resolve_model_dir(model_dir, model_store)
     spec = load_model_spec(folder)
     torch_device = resolve_device(device)
-    predictor = MotivNetPredictor(spec, torch_device, resolve_dtype(dtype, torch_device))
+    predictor = PREDICTORS[spec.family](spec, torch_device, resolve_dtype(dtype, torch_device), compile_model)
     log.warning("serving model %r from %s on %s (%s)", spec.name, folder, torch_device, predictor.info.dtype)
     return predictor
+
+
+def build_finder(settings: Settings, device: torch.device) -> FaceFinder:
+    """The configured face detector on the model's device, with the configured crop rule."""
+    detector = build_detector(settings.detector, device, settings.model_store, settings.detector_settings())
+    return FaceFinder(detector, settings.crop_margin, settings.crop_align)
+
+
+def build_meta_model(spec: ModelSpec) -> torch.nn.Module:
+    """The folder's model on the meta device: its parameters and state-dict shapes, no memory."""
+    return META_BUILDERS[spec.family](spec.architecture)

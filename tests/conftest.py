@@ -14,7 +14,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
-TINY_DIR = ROOT / "model_store" / "motivnet-tiny"
+MODEL_STORE = ROOT / "model_store"
+TINY_DIR = MODEL_STORE / "motivnet-tiny"
 
 
 def _reference_file(name: str) -> Path:
@@ -54,6 +55,17 @@ def manifest() -> dict:
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     return TINY_DIR
+
+
+@pytest.fixture(scope="session")
+def bundled_weights() -> Path:
+    """The repository's model store with the bundled weights fetched into it, as `make setup` does
+    (idempotent; the files are git-ignored)."""
+    from service.weights import REQUIRED, fetch_weights
+
+    failed = [r for r in fetch_weights(MODEL_STORE, names=REQUIRED) if r.status == "failed"]
+    assert not failed, f"fetch-weights failed: {failed}"
+    return MODEL_STORE
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:

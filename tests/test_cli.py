@@ -74,3 +74,25 @@ def test_preprocess_writes_what_the_model_sees(tiny_dir, face_png, tmp_path):
     assert seen.shape == (1024, 768, 3)
     assert (seen[:128] == 255).all() and (seen[-128:] == 255).all()
     assert not (seen[128:-128] == 255).all()
+
+
+def test_predict_finds_every_face_of_a_group_photo(bundled_weights):
+    from tests.photos import photo_paths
+
+    group = photo_paths()["multi_face.jpg"]
+    result = run_cli("predict", "--json", str(group))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["model"] == "mini-xception-fer2013"
+    faces = document["results"][0]["faces"]
+    assert len(faces) == 5
+    assert sum(face["label"] == "Happiness" for face in faces) >= 4
+    assert all(len(face["box"]) == 4 and face["landmarks"]["nose"] for face in faces)
+
+
+def test_table_says_when_an_image_has_no_face(bundled_weights):
+    from tests.photos import photo_paths
+
+    result = run_cli("predict", str(photo_paths()["coffee.png"]))
+    assert result.returncode == 0, result.stderr
+    assert "coffee.png: no face found" in result.stdout

@@ -16,7 +16,8 @@ LABELS = ["Neutral", "Happiness", "Sadness", "Surprise", "Fear", "Disgust", "Ang
 
 async def _post_many(url: str, bodies: list[bytes]) -> list[httpx.Response]:
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64)) as client:
-        posts = [client.post("/predict", content=body, headers={"content-type": "image/png"}) for body in bodies]
+        headers = {"content-type": "image/png"}
+        posts = [client.post("/predict", params={"detect": "false"}, content=body, headers=headers) for body in bodies]
         return await asyncio.gather(*posts)
 
 
@@ -63,7 +64,7 @@ def test_expired_deadline_answers_504(face_png):
 
 
 def _send_and_hang_up(port: int, body: bytes, after_seconds: float) -> None:
-    head = f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = f"POST /predict?detect=false HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(head.encode() + body)
         time.sleep(after_seconds)

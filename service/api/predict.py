@@ -42,5 +42,5 @@ async def predict(
 ) -> JSONResponse:
     """Classify the emotion of every face in one or more images (multipart `file` parts or a raw image body)."""
     uploads = await read_uploads(request, state.settings)
-    document = await unless_disconnected(request, answer_uploads(engine, uploads, state.settings))
+    document = await unless_disconnected(request, answer_uploads(engine, uploads, detect, state.settings))
     return JSONResponse(document)

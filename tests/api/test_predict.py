@@ -10,6 +10,7 @@ from tests.api.conftest import serving, tiny_settings
 from tests.conftest import encode
 
 pytestmark = pytest.mark.anyio
+WHOLE = {"detect": "false"}
 
 
 def _probabilities(face: dict, labels: list[str]) -> list[float]:
@@ -18,21 +19,25 @@ def _probabilities(face: dict, labels: list[str]) -> list[float]:
 
 async def test_multipart_reproduces_reference(face_png, expected):
     async with serving(tiny_settings()) as client:
-        response = await client.post("/predict", files={"file": ("face.png", face_png.read_bytes(), "image/png")})
+        response = await client.post(
+            "/predict", params=WHOLE, files={"file": ("face.png", face_png.read_bytes(), "image/png")}
+        )
     assert response.status_code == 200
     answer = response.json()
     assert answer["model"] == "motivnet-tiny"
     [result] = answer["results"]
     [face] = result["faces"]
     assert result["filename"] == "face.png"
-    assert face["box"] is None and face["score"] is None
+    assert face["box"] is None and face["score"] is None and face["landmarks"] is None
     assert face["label"] == expected["expected_label"]
     assert np.allclose(_probabilities(face, expected["labels"]), expected["expected_probabilities"], atol=2e-3)
 
 
 async def test_raw_body_reproduces_reference(face_png, expected):
     async with serving(tiny_settings()) as client:
-        response = await client.post("/predict", content=face_png.read_bytes(), headers={"content-type": "image/png"})
+        response = await client.post(
+            "/predict", params=WHOLE, content=face_png.read_bytes(), headers={"content-type": "image/png"}
+        )
     assert response.status_code == 200
     [result] = response.json()["results"]
     assert result["filename"] is None
@@ -43,7 +48,7 @@ async def test_several_files_answer_in_upload_order(photo_variants, expected_for
     names = ["top", "face", "left"]
     files = [("file", (f"{name}.png", encode(photo_variants[name]), "image/png")) for name in names]
     async with serving(tiny_settings()) as client:
-        response = await client.post("/predict", files=files)
+        response = await client.post("/predict", params=WHOLE, files=files)
     results = response.json()["results"]
     assert [r["filename"] for r in results] == [f"{name}.png" for name in names]
     for name, result in zip(names, results):
@@ -62,7 +67,7 @@ async def test_gif_uses_first_frame(face_image, photo_variants, expected_for, ex
     frames = [face_image.quantize(), photo_variants["flipped"].quantize()]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
     async with serving(tiny_settings()) as client:
-        response = await client.post("/predict", content=data, headers={"content-type": "image/gif"})
+        response = await client.post("/predict", params=WHOLE, content=data, headers={"content-type": "image/gif"})
     got = _probabilities(response.json()["results"][0]["faces"][0], expected["labels"])
     assert np.allclose(got, expected_for(frames[0]), atol=1e-5)
 
@@ -74,7 +79,7 @@ async def test_exif_orientation_is_applied(face_image, expected_for, expected):
     exif[0x0112] = 6
     data = encode(stored, "JPEG", quality=100, exif=exif.tobytes())
     async with serving(tiny_settings()) as client:
-        response = await client.post("/predict", content=data, headers={"content-type": "image/jpeg"})
+        response = await client.post("/predict", params=WHOLE, content=data, headers={"content-type": "image/jpeg"})
     got = _probabilities(response.json()["results"][0]["faces"][0], expected["labels"])
     upright = expected_for(face_image)
     sideways = expected_for(stored)
@@ -89,6 +94,7 @@ async def test_models_endpoint_describes_the_model(expected):
     assert model["checkpoint_sha256"] == expected["checkpoint_sha256"]
     assert model["device"] == "cpu" and model["dtype"] == "float32"
     assert model["parameters"] > 0 and model["architecture"]["embed_dim"] == 64
+    assert model["detector"] == "retinaface-mobilenet"
     assert model["batching"]["max_batch_size"] == 4 and model["batching"]["max_queue_size"] == 9
 
 

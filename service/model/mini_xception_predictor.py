@@ -1,0 +1,81 @@
+"""The mini-Xception family behind the `Predictor` contract, preprocessing faces as the `fer` package does.
+
+fer turns the BGR photo to gray with OpenCV (ITU-R 601 luma), cuts the face, resizes it to 64x64 with
+OpenCV's bilinear INTER_LINEAR into uint8, and scales to [-1, 1] ((x / 255 - 0.5) * 2). We do the same on
+tensors: OpenCV's fixed-point luma weights (sum 2**14, rounded), bilinear at half-pixel centres without
+antialiasing, rounding back to whole grey levels, then (x - mean) / std with 127.5 for both.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from service.model.checkpoint import load_weights
+from service.model.mini_xception import build_mini_xception
+from service.model.motivnet import count_parameters
+from service.model.spec import MiniXceptionArchitecture, ModelSpec, Preprocess
+from service.predictor import ModelInfo, file_sha256
+
+LUMA_WEIGHTS_Q14 = (4899, 9617, 1868)  # round(2**14 * (0.299, 0.587, 0.114)), OpenCV's RGB->gray for uint8
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> HxW uint8 gray, bit-exact with OpenCV's cvtColor for 8-bit images."""
+    weights = torch.tensor(LUMA_WEIGHTS_Q14, dtype=torch.int32, device=image.device)
+    return ((image.int() * weights).sum(dim=-1) + (1 << 13)).bitwise_right_shift(14).to(torch.uint8)
+
+
+class GrayPreprocessor:
+    """Face crops of any sizes -> one [B, 1, H, W] batch, normalised as the model config says."""
+
+    def __init__(self, config: Preprocess, arch: MiniXceptionArchitecture, device: torch.device,
+                 dtype: torch.dtype) -> None:
+        self.input_hw = arch.input_hw
+        self.mean = config.mean[0]
+        self.std = config.std[0]
+        self.device = device
+        self.dtype = dtype
+
+    def pixels(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        """What the model sees before normalisation: float [B, 1, H, W] holding whole grey levels."""
+        resized = []
+        for image in images:
+            gray = luma(image.to(self.device, non_blocking=True)).float()[None, None]
+            resized.append(F.interpolate(gray, size=self.input_hw, mode="bilinear", align_corners=False))
+        return torch.cat(resized).round_().clamp_(0, 255)
+
+    def __call__(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        return ((self.pixels(images) - self.mean) / self.std).to(self.dtype)
+
+
+class MiniXceptionPredictor:
+    """Loads a mini-Xception folder; reorders the network's classes into the service's label order."""
+
+    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, compile_model: bool = False) -> None:
+        arch = spec.architecture
+        assert isinstance(arch, MiniXceptionArchitecture), "spec.family 'mini-xception' builds this architecture"
+        model = load_weights(build_mini_xception(arch), spec.checkpoint_path, device, dtype)
+        self.model = torch.compile(model, dynamic=True) if compile_model else model
+        self.preprocessor = GrayPreprocessor(spec.preprocess, arch, device, dtype)
+        self.output_order = torch.tensor(spec.output_order)
+        self.info = ModelInfo(
+            name=spec.name,
+            family=spec.family,
+            labels=spec.labels,
+            parameters=count_parameters(model),
+            device=str(device),
+            dtype=str(dtype).removeprefix("torch."),
+            checkpoint=spec.checkpoint,
+            checkpoint_sha256=file_sha256(spec.checkpoint_path),
+            architecture=spec.architecture.model_dump(),
+        )
+
+    def preprocess(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.preprocessor(images)
+
+    @torch.inference_mode()
+    def predict(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch).float().softmax(dim=-1).cpu()[:, self.output_order]
