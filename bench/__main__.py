@@ -36,16 +36,29 @@ def _write_json(path: str | None, document: dict) -> None:
 
 
 def cmd_raw(args: argparse.Namespace) -> dict:
-    results = run_raw(args.model_dir, args.preset, args.device, args.dtype, _powers_of_two(args.max_batch_size), args.repeats)
+    results = run_raw(
+        args.model_dir, args.preset, args.device, args.dtype, _powers_of_two(args.max_batch_size), args.repeats
+    )
     flop = FLOP_PER_IMAGE_1B if args.preset == "sapiens-1b" or args.flop_per_image else None
     print(format_raw(results, args.flop_per_image or flop, args.peak_tflops * 1e12 if args.peak_tflops else None))
     return {"raw": [asdict(r) for r in results]}
 
 
 def _server_options(args: argparse.Namespace, max_batch_size: int) -> list[str]:
-    return ["--model-dir", args.model_dir, "--device", args.device, "--dtype", args.dtype,
-            "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", str(args.max_batch_delay_ms),
-            "--max-queue-size", "4096"]
+    return [
+        "--model-dir",
+        args.model_dir,
+        "--device",
+        args.device,
+        "--dtype",
+        args.dtype,
+        "--max-batch-size",
+        str(max_batch_size),
+        "--max-batch-delay-ms",
+        str(args.max_batch_delay_ms),
+        "--max-queue-size",
+        "4096",
+    ]
 
 
 def _serve_levels(url: str, args: argparse.Namespace, images: list[bytes]) -> list:
@@ -99,8 +112,12 @@ def cmd_compare(args: argparse.Namespace) -> dict:
         "c1_p50_ms": batched[0].p50_ms,
         "raw_batch1_ms": raw_one.median_ms,
     }
-    return {"summary": summary, "raw": [asdict(raw_one), asdict(raw_full)],
-            "served": [asdict(r) for r in batched], "unbatched": [asdict(r) for r in unbatched]}
+    return {
+        "summary": summary,
+        "raw": [asdict(raw_one), asdict(raw_full)],
+        "served": [asdict(r) for r in batched],
+        "unbatched": [asdict(r) for r in unbatched],
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,10 +46,14 @@ def attention_kernels(model: torch.nn.Module) -> list[str]:
         model(pixels)
         torch.cuda.synchronize()
     names = {event.key for event in prof.key_averages()}
-    return sorted(name for name in names if "flash" in name.lower() or "attention" in name.lower() or "fmha" in name.lower())
+    return sorted(
+        name for name in names if "flash" in name.lower() or "attention" in name.lower() or "fmha" in name.lower()
+    )
 
 
-def raw_sweep(dtype: torch.dtype, sizes: list[int], repeats: int, compile_mode: str | None = None) -> tuple[list[RawResult], float]:
+def raw_sweep(
+    dtype: torch.dtype, sizes: list[int], repeats: int, compile_mode: str | None = None
+) -> tuple[list[RawResult], float]:
     model = build_model(None, "sapiens-1b", CUDA, dtype)
     compile_seconds = 0.0
     if compile_mode:
@@ -65,11 +69,25 @@ def raw_sweep(dtype: torch.dtype, sizes: list[int], repeats: int, compile_mode: 
     return results, compile_seconds
 
 
-def served(folder: Path, max_batch_size: int, concurrency: list[int], seconds: float, out: Path,
-           *extra: str) -> list[dict]:
+def served(
+    folder: Path, max_batch_size: int, concurrency: list[int], seconds: float, out: Path, *extra: str
+) -> list[dict]:
     image = (Path(__file__).parent / "data" / "astronaut.jpg").read_bytes()
-    options = ["--model-dir", str(folder), "--device", "cuda", "--dtype", "bfloat16",
-               "--max-batch-size", str(max_batch_size), "--max-batch-delay-ms", "5", "--max-queue-size", "4096", *extra]
+    options = [
+        "--model-dir",
+        str(folder),
+        "--device",
+        "cuda",
+        "--dtype",
+        "bfloat16",
+        "--max-batch-size",
+        str(max_batch_size),
+        "--max-batch-delay-ms",
+        "5",
+        "--max-queue-size",
+        "4096",
+        *extra,
+    ]
     log_name = f"server_b{max_batch_size}{''.join(extra).replace('-', '_')}.log"
     with ServerProcess(*options, log_path=out / log_name) as server:
         server.wait_ready(300)
@@ -99,20 +117,28 @@ class Report:
 def table(data: dict) -> str:
     peak = data.get("matmul_peak_tflops") or 800.0
     lines = [f"device: {data.get('device')}  torch {data.get('torch')}  matmul bf16 peak {peak:.0f} TFLOP/s"]
-    for key, title in (("raw_bf16", "bf16 eager"), ("raw_bf16_compiled", "bf16 torch.compile"), ("raw_fp32", "fp32 eager (upstream)")):
+    for key, title in (
+        ("raw_bf16", "bf16 eager"),
+        ("raw_bf16_compiled", "bf16 torch.compile"),
+        ("raw_fp32", "fp32 eager (upstream)"),
+    ):
         rows = data.get(key)
         if not isinstance(rows, dict) or "results" not in rows:
             continue
         lines.append(f"{title}:  batch  img/s  ms/batch  peak GB  MFU(measured peak)  MFU(989 spec)")
         for r in rows["results"]:
             mfu = r["images_per_s"] * FLOP_PER_IMAGE_1B / 1e12
-            lines.append(f"  {r['batch_size']:5d} {r['images_per_s']:7.2f} {r['median_ms']:9.1f} {r['peak_memory_gb']:8.2f}"
-                         f" {mfu / peak:10.1%} {mfu / 989:14.1%}")
+            lines.append(
+                f"  {r['batch_size']:5d} {r['images_per_s']:7.2f} {r['median_ms']:9.1f} {r['peak_memory_gb']:8.2f}"
+                f" {mfu / peak:10.1%} {mfu / 989:14.1%}"
+            )
     for key in ("served_batched", "served_unbatched", "served_compiled"):
         for r in data.get(key) or []:
             if isinstance(r, dict) and "images_per_s" in r:
-                lines.append(f"{key}: c={r['level']:g} {r['images_per_s']:.2f} img/s p50 {r['p50_ms']:.1f} ms "
-                             f"p99 {r['p99_ms']:.1f} ms batch {r['mean_batch_size']:.2f} errors {r['errors']}")
+                lines.append(
+                    f"{key}: c={r['level']:g} {r['images_per_s']:.2f} img/s p50 {r['p50_ms']:.1f} ms "
+                    f"p99 {r['p99_ms']:.1f} ms batch {r['mean_batch_size']:.2f} errors {r['errors']}"
+                )
     return "\n".join(lines)
 
 
@@ -133,8 +159,12 @@ def main() -> None:
     report.section("matmul_peak_tflops", matmul_peak_tflops)
     if "raw" in args.sections:
         report.section("raw_bf16", lambda: {"results": [asdict(r) for r in raw_sweep(torch.bfloat16, sizes, 5)[0]]})
-        report.section("attention_kernels", lambda: attention_kernels(build_model(None, "sapiens-1b", CUDA, torch.bfloat16)))
-        report.section("raw_fp32", lambda: {"results": [asdict(r) for r in raw_sweep(torch.float32, [1, 2, 4, 8], 3)[0]]})
+        report.section(
+            "attention_kernels", lambda: attention_kernels(build_model(None, "sapiens-1b", CUDA, torch.bfloat16))
+        )
+        report.section(
+            "raw_fp32", lambda: {"results": [asdict(r) for r in raw_sweep(torch.float32, [1, 2, 4, 8], 3)[0]]}
+        )
     folder = Path("/tmp/motivnet-random-1b")
     saturation = [2 * args.served_batch]
     if "served" in args.sections:
@@ -142,12 +172,16 @@ def main() -> None:
         report.section("served_batched", lambda: served(folder, args.served_batch, [1, *saturation], args.seconds, out))
         report.section("served_unbatched", lambda: served(folder, 1, saturation, args.seconds / 2, out))
     if "compile" in args.sections and report.elapsed < args.compile_budget_s:
+
         def compiled() -> dict:
             results, seconds = raw_sweep(torch.bfloat16, [args.served_batch], 5, compile_mode="default")
             return {"compile_seconds": seconds, "results": [asdict(r) for r in results]}
+
         report.section("raw_bf16_compiled", compiled)
         if "served" in args.sections:
-            report.section("served_compiled", lambda: served(folder, args.served_batch, saturation, args.seconds, out, "--compile"))
+            report.section(
+                "served_compiled", lambda: served(folder, args.served_batch, saturation, args.seconds, out, "--compile")
+            )
     text = table(report.data)
     (out / "gpu_table.txt").write_text(text)
     print(text)

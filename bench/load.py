@@ -36,8 +36,12 @@ def _sample(text: str, name: str) -> float:
 
 async def _server_counters(client: httpx.AsyncClient) -> dict[str, float]:
     text = (await client.get("/metrics")).text
-    names = ("motivnet_batch_size_sum", "motivnet_batch_size_count", "motivnet_queue_duration_seconds_sum",
-             "motivnet_queue_duration_seconds_count")
+    names = (
+        "motivnet_batch_size_sum",
+        "motivnet_batch_size_count",
+        "motivnet_queue_duration_seconds_sum",
+        "motivnet_queue_duration_seconds_count",
+    )
     return {name: _sample(text, name) for name in names}
 
 
@@ -60,8 +64,9 @@ class LoadRun:
         body = random.choice(self.images)
         start = time.perf_counter()
         try:
-            response = await self.client.post("/predict", content=body, params={"detect": self.detect},
-                                              headers={"content-type": "image/jpeg"})
+            response = await self.client.post(
+                "/predict", content=body, params={"detect": self.detect}, headers={"content-type": "image/jpeg"}
+            )
             ok = response.status_code == 200
         except httpx.HTTPError:
             ok = False
@@ -92,8 +97,9 @@ class LoadRun:
         await asyncio.gather(*pending)
 
 
-async def measure(url: str, images: list[bytes], mode: str, level: float, seconds: float,
-                  detect: bool = False) -> LoadResult:
+async def measure(
+    url: str, images: list[bytes], mode: str, level: float, seconds: float, detect: bool = False
+) -> LoadResult:
     """One load level: `mode` "closed" (level = concurrency) or "open" (level = requests per second)."""
     limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
@@ -115,16 +121,28 @@ async def measure(url: str, images: list[bytes], mode: str, level: float, second
     queued = delta["motivnet_queue_duration_seconds_count"] or 1
     ms = [latency * 1000 for latency in run.latencies]
     return LoadResult(
-        mode, level, elapsed, len(ms), run.errors, len(ms) / elapsed,
-        statistics.median(ms) if ms else float("nan"), _percentile(ms, 0.9), _percentile(ms, 0.99),
-        delta["motivnet_batch_size_sum"] / batches, 1000 * delta["motivnet_queue_duration_seconds_sum"] / queued,
+        mode,
+        level,
+        elapsed,
+        len(ms),
+        run.errors,
+        len(ms) / elapsed,
+        statistics.median(ms) if ms else float("nan"),
+        _percentile(ms, 0.9),
+        _percentile(ms, 0.99),
+        delta["motivnet_batch_size_sum"] / batches,
+        1000 * delta["motivnet_queue_duration_seconds_sum"] / queued,
     )
 
 
 def format_load(results: list[LoadResult]) -> str:
-    lines = [f"{'mode':>6} {'level':>6} {'img/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'batch':>6} "
-             f"{'queue ms':>8} {'errors':>6}"]
+    lines = [
+        f"{'mode':>6} {'level':>6} {'img/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'batch':>6} "
+        f"{'queue ms':>8} {'errors':>6}"
+    ]
     for r in results:
-        lines.append(f"{r.mode:>6} {r.level:6g} {r.images_per_s:8.2f} {r.p50_ms:8.1f} {r.p90_ms:8.1f} {r.p99_ms:8.1f} "
-                     f"{r.mean_batch_size:6.2f} {r.mean_queue_ms:8.1f} {r.errors:6d}")
+        lines.append(
+            f"{r.mode:>6} {r.level:6g} {r.images_per_s:8.2f} {r.p50_ms:8.1f} {r.p90_ms:8.1f} {r.p99_ms:8.1f} "
+            f"{r.mean_batch_size:6.2f} {r.mean_queue_ms:8.1f} {r.errors:6d}"
+        )
     return "\n".join(lines)

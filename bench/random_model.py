@@ -19,7 +19,11 @@ def make_random_model_folder(folder: Path, preset: str, dtype: torch.dtype = tor
     model = build_motivnet(arch, "cuda" if torch.cuda.is_available() else "cpu")
     state = {key: tensor.to(dtype).contiguous().cpu() for key, tensor in model.state_dict().items()}
     save_file(state, str(folder / "random.safetensors"))
-    spec = {"name": f"random-{preset}", "architecture": {"preset": preset}, "labels": list(MOTIVNET_LABELS),
-            "checkpoint": "random.safetensors"}
+    spec = {
+        "name": f"random-{preset}",
+        "architecture": {"preset": preset},
+        "labels": list(MOTIVNET_LABELS),
+        "checkpoint": "random.safetensors",
+    }
     (folder / "model.json").write_text(json.dumps(spec, indent=2))
     return folder

@@ -39,8 +39,9 @@ def synchronize(device: torch.device) -> None:
 
 
 @torch.inference_mode()
-def time_forward(model: torch.nn.Module, batch_size: int, device: torch.device, dtype: torch.dtype,
-                 repeats: int, warmup: int = 2) -> RawResult:
+def time_forward(
+    model: torch.nn.Module, batch_size: int, device: torch.device, dtype: torch.dtype, repeats: int, warmup: int = 2
+) -> RawResult:
     pixels = torch.randn(batch_size, 3, 1024, 768, device=device, dtype=dtype)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -58,8 +59,9 @@ def time_forward(model: torch.nn.Module, batch_size: int, device: torch.device, 
     return RawResult(batch_size, median * 1000, batch_size / median, peak)
 
 
-def run_raw(model_dir: str | None, preset: str | None, device_name: str, dtype_name: str,
-            batch_sizes: list[int], repeats: int) -> list[RawResult]:
+def run_raw(
+    model_dir: str | None, preset: str | None, device_name: str, dtype_name: str, batch_sizes: list[int], repeats: int
+) -> list[RawResult]:
     device = resolve_device(device_name)
     dtype = resolve_dtype(dtype_name, device)
     model = build_model(model_dir, preset, device, dtype)
@@ -74,5 +76,6 @@ def format_raw(results: list[RawResult], flop_per_image: float | None, peak_flop
     for r in results:
         mfu = f"{r.images_per_s * flop_per_image / peak_flops:6.1%}" if flop_per_image and peak_flops else "     -"
         peak = f"{r.peak_memory_gb:8.2f}" if r.peak_memory_gb is not None else "       -"
-        lines.append(f"{r.batch_size:5d} {r.median_ms:10.2f} {r.images_per_s:9.2f} {r.median_ms / r.batch_size:9.2f} {peak} {mfu}")
+        per_image = r.median_ms / r.batch_size
+        lines.append(f"{r.batch_size:5d} {r.median_ms:10.2f} {r.images_per_s:9.2f} {per_image:9.2f} {peak} {mfu}")
     return "\n".join(lines)

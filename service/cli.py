@@ -8,28 +8,34 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from PIL import Image
 
+from service.answers import face_entry
+from service.client import ClientError, MotivNetClient
 from service.config import Settings
 from service.errors import ServiceError
+from service.faces.finder import whole_images
+from service.images import decode_image
+from service.loading import build_finder, build_meta_model, load_predictor, resolve_model_dir
 from service.model.checkpoint import CheckpointError
 from service.model.motivnet import count_parameters
 from service.model.preprocess import Preprocessor
 from service.model.spec import ModelSpecError, load_model_spec
-from service.answers import face_entry
-from service.faces.finder import whole_images
-from service.loading import build_finder, build_meta_model, load_predictor, resolve_model_dir
 from service.weights import cmd_fetch_weights as fetch_weights_command
-from service.client import ClientError, MotivNetClient
-from service.images import decode_image
-from service.predictor import probabilities_by_label
 
 USER_ERRORS = (
-    ServiceError, CheckpointError, ModelSpecError, ClientError, FileNotFoundError, IsADirectoryError, ValueError, OSError
+    ServiceError,
+    CheckpointError,
+    ModelSpecError,
+    ClientError,
+    FileNotFoundError,
+    IsADirectoryError,
+    ValueError,
+    OSError,
 )
 
 
@@ -154,11 +160,7 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Environment first, then any option given on the command line wins."""
-    overrides = {
-        key: value
-        for key, value in vars(args).items()
-        if key in Settings.model_fields and value is not None
-    }
+    overrides = {key: value for key, value in vars(args).items() if key in Settings.model_fields and value is not None}
     return Settings(**overrides)
 
 

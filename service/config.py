@@ -18,9 +18,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MOTIVNET_", env_file=None, extra="ignore")
 
-    model_dir: str = Field("auto", description="Model folder to serve, or 'auto' (the best one present in the model store).")
+    model_dir: str = Field(
+        "auto", description="Model folder to serve, or 'auto' (the best one present in the model store)."
+    )
     model_store: Path = Field(REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from.")
-    device: str = Field("auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'.")
+    device: str = Field(
+        "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
     )
@@ -31,9 +35,15 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Longest a face waits for others to join its batch once the device is free."
     )
     max_queue_size: int = Field(256, ge=1, description="Faces waiting at most; beyond it requests get 503 at once.")
-    request_timeout_ms: float = Field(30000.0, gt=0, description="Deadline of a request; faces still queued then get 504.")
-    max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest request body, enforced while reading it.")
-    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest image (width x height), checked before decoding.")
+    request_timeout_ms: float = Field(
+        30000.0, gt=0, description="Deadline of a request; faces still queued then get 504."
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, gt=0, description="Largest request body, enforced while reading it."
+    )
+    max_image_pixels: int = Field(
+        40_000_000, gt=0, description="Largest image (width x height), checked before decoding."
+    )
     max_files_per_request: int = Field(16, ge=1, description="Most images in one /predict request.")
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
     detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(

@@ -10,8 +10,8 @@ import torch
 from service.config import Settings
 from service.faces.detector import build_detector
 from service.faces.finder import FaceFinder
-from service.model.mini_xception_predictor import MiniXceptionPredictor
 from service.model.mini_xception import build_mini_xception
+from service.model.mini_xception_predictor import MiniXceptionPredictor
 from service.model.motivnet import build_motivnet
 from service.model.motivnet_predictor import MotivNetPredictor
 from service.model.spec import ModelSpec, load_model_spec
@@ -36,7 +36,9 @@ def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
     raise FileNotFoundError(f"no model folder with its checkpoint in {model_store}; see model_store/README.md")
 
 
-def load_predictor(model_dir: str, model_store: Path, device: str, dtype: str, compile_model: bool = False) -> Predictor:
+def load_predictor(
+    model_dir: str, model_store: Path, device: str, dtype: str, compile_model: bool = False
+) -> Predictor:
     folder = resolve_model_dir(model_dir, model_store)
     spec = load_model_spec(folder)
     torch_device = resolve_device(device)

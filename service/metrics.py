@@ -30,15 +30,24 @@ class Metrics:
     def __init__(self, max_batch_size: int) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("motivnet_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r)
+        self.requests = Counter(
+            "motivnet_requests", "HTTP requests by endpoint and status.", ["endpoint", "status"], registry=r
+        )
         self.request_seconds = Histogram(
-            "motivnet_request_duration_seconds", "End-to-end request time.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=r
+            "motivnet_request_duration_seconds",
+            "End-to-end request time.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.queue_seconds = Histogram(
             "motivnet_queue_duration_seconds", "Time a face waited in the queue.", buckets=LATENCY_BUCKETS, registry=r
         )
         self.inference_seconds = Histogram(
-            "motivnet_inference_duration_seconds", "Time of one batch (preprocess + forward).", buckets=INFERENCE_BUCKETS, registry=r
+            "motivnet_inference_duration_seconds",
+            "Time of one batch (preprocess + forward).",
+            buckets=INFERENCE_BUCKETS,
+            registry=r,
         )
         self.batch_size = Histogram(
             "motivnet_batch_size", "Faces per forward pass.", buckets=batch_size_buckets(max_batch_size), registry=r
@@ -48,7 +57,9 @@ class Metrics:
         self.rejections = Counter("motivnet_rejected", "Faces refused or dropped, by reason.", ["reason"], registry=r)
         self.model_load_seconds = Gauge("motivnet_model_load_seconds", "Time to load and warm the model.", registry=r)
         self.gpu_allocated = Gauge("motivnet_gpu_memory_allocated_bytes", "CUDA memory held by tensors.", registry=r)
-        self.gpu_reserved = Gauge("motivnet_gpu_memory_reserved_bytes", "CUDA memory reserved by the allocator.", registry=r)
+        self.gpu_reserved = Gauge(
+            "motivnet_gpu_memory_reserved_bytes", "CUDA memory reserved by the allocator.", registry=r
+        )
         for reason in REJECT_REASONS:
             self.rejections.labels(reason)
         for endpoint in ENDPOINTS:

@@ -30,7 +30,9 @@ class ServiceState:
         if self.draining:
             raise NotReadyError("the server is shutting down; retry on another replica", {"Retry-After": "1"})
         if self.engine is None:
-            reason = f"model failed to load: {self.load_error}" if self.load_error else "model is loading; retry shortly"
+            reason = (
+                f"model failed to load: {self.load_error}" if self.load_error else "model is loading; retry shortly"
+            )
             raise NotReadyError(reason, {"Retry-After": "5"})
         return self.engine
 

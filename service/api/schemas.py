@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class FacePrediction(BaseModel):
-    box: list[float] | None = Field(None, description="[x1, y1, x2, y2] in image pixels; null when the whole image was used.")
+    box: list[float] | None = Field(
+        None, description="[x1, y1, x2, y2] in image pixels; null when the whole image was used."
+    )
     score: float | None = Field(None, description="Detector confidence; null when the whole image was used.")
     landmarks: dict[str, list[float]] | None = Field(
         None,
@@ -39,13 +41,21 @@ class PredictResponse(BaseModel):
                                     "box": [180.4, 62.1, 262.9, 170.5],
                                     "score": 0.9991,
                                     "landmarks": {
-                                        "right_eye": [203.2, 104.6], "left_eye": [240.7, 103.9], "nose": [222.5, 125.0],
-                                        "mouth_right": [206.8, 146.3], "mouth_left": [236.1, 145.7],
+                                        "right_eye": [203.2, 104.6],
+                                        "left_eye": [240.7, 103.9],
+                                        "nose": [222.5, 125.0],
+                                        "mouth_right": [206.8, 146.3],
+                                        "mouth_left": [236.1, 145.7],
                                     },
                                     "label": "Happiness",
                                     "probabilities": {
-                                        "Neutral": 0.05, "Happiness": 0.81, "Sadness": 0.01, "Surprise": 0.08,
-                                        "Fear": 0.01, "Disgust": 0.02, "Anger": 0.02,
+                                        "Neutral": 0.05,
+                                        "Happiness": 0.81,
+                                        "Sadness": 0.01,
+                                        "Surprise": 0.08,
+                                        "Fear": 0.01,
+                                        "Disgust": 0.02,
+                                        "Anger": 0.02,
                                     },
                                 }
                             ],

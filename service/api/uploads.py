@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+
 from fastapi import Request
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from service.config import Settings
-from service.errors import ClientClosedError, NoImageError, ServiceError, TooManyFilesError, UnsupportedImageError, UploadTooLargeError
+from service.errors import (
+    ClientClosedError,
+    NoImageError,
+    ServiceError,
+    TooManyFilesError,
+    UnsupportedImageError,
+    UploadTooLargeError,
+)
 from service.images import Upload
 
 FILE_FIELD = "file"

@@ -34,8 +34,8 @@ def pairwise_iou(boxes: torch.Tensor) -> torch.Tensor:
     """[B, K, 4] -> [B, K, K] intersection over union, sides counted inclusively."""
     x1, y1, x2, y2 = boxes.unbind(-1)
     areas = (x2 - x1 + 1) * (y2 - y1 + 1)
-    width = (torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :]) + 1)
-    height = (torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :]) + 1)
+    width = torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :]) + 1
+    height = torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :]) + 1
     inter = width.clamp(min=0) * height.clamp(min=0)
     return inter / (areas[:, :, None] + areas[:, None, :] - inter)
 

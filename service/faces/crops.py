@@ -9,7 +9,7 @@ the retina-face package fills its rotated images with.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,8 @@ def face_squares(faces: Sequence[Face], margin: float, align: bool, device: torc
     angles = torch.zeros(len(faces), dtype=torch.float32, device=device)
     if align:
         eyes = torch.tensor(
-            [[*face.landmarks["right_eye"], *face.landmarks["left_eye"]] for face in faces], dtype=torch.float32,
+            [[*face.landmarks["right_eye"], *face.landmarks["left_eye"]] for face in faces],
+            dtype=torch.float32,
             device=device,
         ).view(-1, 4)
         angles = torch.atan2(eyes[:, 3] - eyes[:, 1], eyes[:, 2] - eyes[:, 0])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +55,9 @@ RESNET_SCALE = InputScale(short_side=1024, max_side=1980, upscale=False)
 class RetinaFaceDetector:
     """A RetinaFace backend (pixels -> candidates) plus resizing and face selection."""
 
-    def __init__(self, name: str, backend: nn.Module, scale: InputScale, settings: DetectorSettings,
-                 device: torch.device) -> None:
+    def __init__(
+        self, name: str, backend: nn.Module, scale: InputScale, settings: DetectorSettings, device: torch.device
+    ) -> None:
         self.name = name
         self.backend = backend
         self.scale = scale
@@ -117,8 +118,9 @@ def resolve_detector_name(name: str, model_store: Path) -> str:
     return "retinaface-mobilenet"
 
 
-def build_detector(name: str, device: torch.device, model_store: Path,
-                   settings: DetectorSettings = DetectorSettings()) -> FaceDetector:
+def build_detector(
+    name: str, device: torch.device, model_store: Path, settings: DetectorSettings = DetectorSettings()
+) -> FaceDetector:
     """A ready detector on `device`: 'auto', 'retinaface', 'retinaface-mobilenet' or 'none'."""
     chosen = resolve_detector_name(name, model_store)
     if chosen == "none":

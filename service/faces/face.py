@@ -6,8 +6,9 @@ photo the subject's right eye is the one on the image's left.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field

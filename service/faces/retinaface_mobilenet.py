@@ -32,8 +32,9 @@ class MobileNetConfig:
     variances: tuple[float, float] = (0.1, 0.2)
 
 
-def conv_bn(in_chs: int, out_chs: int, kernel: int, stride: int = 1, slope: float | None = LEAKY_SLOPE,
-            groups: int = 1) -> nn.Sequential:
+def conv_bn(
+    in_chs: int, out_chs: int, kernel: int, stride: int = 1, slope: float | None = LEAKY_SLOPE, groups: int = 1
+) -> nn.Sequential:
     """Conv (no bias) + BatchNorm, then LeakyReLU unless `slope` is None (the reference's `*_no_relu`)."""
     conv = nn.Conv2d(in_chs, out_chs, kernel, stride, kernel // 2, groups=groups, bias=False)
     layers = [conv, nn.BatchNorm2d(out_chs)]
@@ -53,8 +54,12 @@ class MobileNetV1(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stage1 = nn.Sequential(
-            conv_bn(3, 8, 3, 2), conv_dw(8, 16, 1), conv_dw(16, 32, 2), conv_dw(32, 32, 1),
-            conv_dw(32, 64, 2), conv_dw(64, 64, 1),
+            conv_bn(3, 8, 3, 2),
+            conv_dw(8, 16, 1),
+            conv_dw(16, 32, 2),
+            conv_dw(32, 32, 1),
+            conv_dw(32, 64, 2),
+            conv_dw(64, 64, 1),
         )
         self.stage2 = nn.Sequential(conv_dw(64, 128, 2), *(conv_dw(128, 128, 1) for _ in range(5)))
         self.stage3 = nn.Sequential(conv_dw(128, 256, 2), conv_dw(256, 256, 1))

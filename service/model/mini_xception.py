@@ -80,8 +80,14 @@ class MiniXception(nn.Module):
         bn_eps: BatchNorm epsilon (Keras: 1e-3).
     """
 
-    def __init__(self, in_chans: int = 1, num_classes: int = 7, stem_width: int = 8,
-                 widths: tuple[int, ...] = (16, 32, 64, 128), bn_eps: float = KERAS_BN_EPS) -> None:
+    def __init__(
+        self,
+        in_chans: int = 1,
+        num_classes: int = 7,
+        stem_width: int = 8,
+        widths: tuple[int, ...] = (16, 32, 64, 128),
+        bn_eps: float = KERAS_BN_EPS,
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_chans, stem_width, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_width, eps=bn_eps)
@@ -114,9 +120,12 @@ def _roles(num_blocks: int) -> list[tuple[str, str]]:
     roles = [("conv1", "Conv2D"), ("bn1", "BatchNormalization"), ("conv2", "Conv2D"), ("bn2", "BatchNormalization")]
     for i in range(num_blocks):
         roles += [
-            (f"blocks.{i}.sep1", "SeparableConv2D"), (f"blocks.{i}.bn1", "BatchNormalization"),
-            (f"blocks.{i}.sep2", "SeparableConv2D"), (f"blocks.{i}.bn2", "BatchNormalization"),
-            (f"blocks.{i}.shortcut", "Conv2D"), (f"blocks.{i}.shortcut_bn", "BatchNormalization"),
+            (f"blocks.{i}.sep1", "SeparableConv2D"),
+            (f"blocks.{i}.bn1", "BatchNormalization"),
+            (f"blocks.{i}.sep2", "SeparableConv2D"),
+            (f"blocks.{i}.bn2", "BatchNormalization"),
+            (f"blocks.{i}.shortcut", "Conv2D"),
+            (f"blocks.{i}.shortcut_bn", "BatchNormalization"),
         ]
     return roles + [("head", "Conv2D")]
 

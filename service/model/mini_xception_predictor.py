@@ -8,7 +8,7 @@ antialiasing, rounding back to whole grey levels, then (x - mean) / std with 127
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +31,9 @@ def luma(image: torch.Tensor) -> torch.Tensor:
 class GrayPreprocessor:
     """Face crops of any sizes -> one [B, 1, H, W] batch, normalised as the model config says."""
 
-    def __init__(self, config: Preprocess, arch: MiniXceptionArchitecture, device: torch.device,
-                 dtype: torch.dtype) -> None:
+    def __init__(
+        self, config: Preprocess, arch: MiniXceptionArchitecture, device: torch.device, dtype: torch.dtype
+    ) -> None:
         self.input_hw = arch.input_hw
         self.mean = config.mean[0]
         self.std = config.std[0]

@@ -32,8 +32,16 @@ async def test_bad_inputs_each_get_their_error(face_png, face_image):
         ({"content": b"%PDF-1.4 not an image", "headers": {"content-type": "image/png"}}, 415, "unsupported_image"),
         ({"files": {"file": ("a.txt", b"plain words", "text/plain")}}, 415, "unsupported_image"),
         ({"content": png[: len(png) // 2], "headers": {"content-type": "image/png"}}, 422, "corrupt_image"),
-        ({"content": encode(face_image, "JPEG")[:3000], "headers": {"content-type": "image/jpeg"}}, 422, "corrupt_image"),
-        ({"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 400, "no_image"),
+        (
+            {"content": encode(face_image, "JPEG")[:3000], "headers": {"content-type": "image/jpeg"}},
+            422,
+            "corrupt_image",
+        ),
+        (
+            {"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}},
+            400,
+            "no_image",
+        ),
     ]
     async with serving(tiny_settings()) as client:
         for request, status, code in cases:

@@ -41,7 +41,9 @@ async def test_raw_body_reproduces_reference(face_png, expected):
     assert response.status_code == 200
     [result] = response.json()["results"]
     assert result["filename"] is None
-    assert np.allclose(_probabilities(result["faces"][0], expected["labels"]), expected["expected_probabilities"], atol=2e-3)
+    assert np.allclose(
+        _probabilities(result["faces"][0], expected["labels"]), expected["expected_probabilities"], atol=2e-3
+    )
 
 
 async def test_several_files_answer_in_upload_order(photo_variants, expected_for, expected):

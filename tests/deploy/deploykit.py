@@ -22,20 +22,26 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".out" / "deploy-tools" / "bin"  # where scripts/deploy-tools.sh puts optional tools
 
 ROUTES = frozenset({"/predict", "/health/live", "/health/ready", "/metrics", "/v1/models"})
-HISTOGRAMS = frozenset({
-    "motivnet_request_duration_seconds",
-    "motivnet_queue_duration_seconds",
-    "motivnet_inference_duration_seconds",
-    "motivnet_batch_size",
-})
+HISTOGRAMS = frozenset(
+    {
+        "motivnet_request_duration_seconds",
+        "motivnet_queue_duration_seconds",
+        "motivnet_inference_duration_seconds",
+        "motivnet_batch_size",
+    }
+)
 GPU_METRICS = frozenset({"motivnet_gpu_memory_allocated_bytes", "motivnet_gpu_memory_reserved_bytes"})
-METRICS = HISTOGRAMS | GPU_METRICS | {
-    "motivnet_requests_total",
-    "motivnet_queue_depth",
-    "motivnet_faces_total",
-    "motivnet_rejected_total",
-    "motivnet_model_load_seconds",
-}
+METRICS = (
+    HISTOGRAMS
+    | GPU_METRICS
+    | {
+        "motivnet_requests_total",
+        "motivnet_queue_depth",
+        "motivnet_faces_total",
+        "motivnet_rejected_total",
+        "motivnet_model_load_seconds",
+    }
+)
 SETTINGS_FIELDS = frozenset(Settings.model_fields)
 
 METRIC_TOKEN = re.compile(r"\bmotivnet_[a-z0-9_]+")

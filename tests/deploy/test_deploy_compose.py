@@ -8,7 +8,6 @@ import shutil
 from typing import Any
 
 import pytest
-
 from deploykit import (
     REPO,
     ROUTES,
@@ -20,6 +19,7 @@ from deploykit import (
     run_tool,
     seconds,
 )
+
 from service.config import Settings
 
 INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")

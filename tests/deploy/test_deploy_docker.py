@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 
 import pytest
-
 from deploykit import REPO, ROUTES, find_tool, run_tool
 
 DOCKERFILE = REPO / "docker" / "Dockerfile"
@@ -105,6 +104,7 @@ def test_entrypoint_serves_and_healthcheck_uses_the_python_probe() -> None:
 
 # --- .dockerignore ---------------------------------------------------------------------------------------
 
+
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     out, i = "", 0
     while i < len(pattern):
@@ -155,20 +155,24 @@ def test_build_context_holds_what_copy_needs() -> None:
             assert not excluded(file.relative_to(REPO).as_posix()), f"COPY {source}: .dockerignore drops {file}"
 
 
-@pytest.mark.parametrize("path", [
-    "model_store/motivnet/MotivNet.pth",
-    "model_store/motivnet-tiny/tiny_motivnet.pth",
-    "some/where/weights.safetensors",
-    ".venv/bin/python",
-    ".git/HEAD",
-    "service/__pycache__/config.cpython-311.pyc",
-    "tests/deploy/test_deploy_docker.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "model_store/motivnet/MotivNet.pth",
+        "model_store/motivnet-tiny/tiny_motivnet.pth",
+        "some/where/weights.safetensors",
+        ".venv/bin/python",
+        ".git/HEAD",
+        "service/__pycache__/config.cpython-311.pyc",
+        "tests/deploy/test_deploy_docker.py",
+    ],
+)
 def test_build_context_leaves_out_weights_and_clutter(path: str) -> None:
     assert excluded(path)
 
 
 # --- docker/healthcheck.py --------------------------------------------------------------------------------
+
 
 def load_probe() -> ModuleType:
     spec = importlib.util.spec_from_file_location("motivnet_healthcheck", REPO / "docker" / "healthcheck.py")

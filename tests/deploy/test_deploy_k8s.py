@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-
 from deploykit import METRICS, REPO, ROUTES, SETTINGS_FIELDS, field_name, load_yaml, load_yaml_all, metrics_in
 
 K8S = "deploy/k8s"

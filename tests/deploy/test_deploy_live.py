@@ -10,13 +10,11 @@ import json
 import time
 
 import httpx
-import pytest
-
 from deploykit import GPU_METRICS, METRICS, REPO, ROUTES, load_yaml, metrics_in
-from service.config import Settings
+from prometheus_client import parser
 
-app_module = pytest.importorskip("service.app")
-parser = pytest.importorskip("prometheus_client.parser")
+from service import app as app_module
+from service.config import Settings
 
 TINY = REPO / "model_store" / "motivnet-tiny"
 READY_WAIT_SECONDS = 30.0

