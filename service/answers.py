@@ -34,10 +34,11 @@ def face_entry(labels: tuple[str, ...], face: Face, row: torch.Tensor) -> dict[s
 async def answer_uploads(engine: Engine, uploads: list[Upload], detect: bool, settings: Settings) -> dict[str, Any]:
     """Results keep upload order; an image without faces answers `"faces": []`."""
     deadline = time.monotonic() + settings.request_timeout_ms / 1000
-    images = await asyncio.gather(*(_decode(upload, settings.max_image_pixels) for upload in uploads))
-    found = await engine.find_faces(list(images), detect)
-    crops = [crop for faces in found for _, crop in faces]
-    rows = iter(await engine.batcher.submit(crops, deadline))
+    with engine.batcher.incoming() as arrival:
+        images = await asyncio.gather(*(_decode(upload, settings.max_image_pixels) for upload in uploads))
+        found = await engine.find_faces(list(images), detect)
+        crops = [crop for faces in found for _, crop in faces]
+        rows = iter(await arrival.submit(crops, deadline))
     labels = engine.predictor.info.labels
     results = [
         {"filename": upload.filename, "faces": [face_entry(labels, face, next(rows)) for face, _ in faces]}

@@ -14,8 +14,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -93,6 +94,24 @@ def _outcome(futures: list[asyncio.Future[Any]]) -> list[Any]:
     return [future.result() for future in futures]
 
 
+class Arrival:
+    """A request announced by `DynamicBatcher.incoming()`: it leaves the incoming count in the same step
+    its items enter the queue, so the consumer never sees it as neither coming nor queued."""
+
+    def __init__(self, batcher: DynamicBatcher) -> None:
+        self._batcher = batcher
+        self._counted = True
+
+    def arrived(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._batcher._arrived()
+
+    async def submit(self, payloads: list[Any], deadline: float) -> list[Any]:
+        self.arrived()
+        return await self._batcher.submit(payloads, deadline)
+
+
 class DynamicBatcher:
     """Queues payloads from many requests and feeds them to `process` in batches.
 
@@ -104,6 +123,9 @@ class DynamicBatcher:
         max_queue_size: most items waiting; beyond it `submit` fails fast with QueueFullError.
         observer: receives queue depth, waits, batch sizes and rejections (metrics).
         retry_after_s: the Retry-After a rejected client is told.
+        wait_only_for_incoming: wait out the delay only while a request announced with `incoming()` is on
+            its way (decoding, detecting); with nobody coming, a lone item goes at once instead of idling
+            for partners that will not arrive. Off: Triton's plain rule, always wait up to the delay.
     """
 
     def __init__(
@@ -115,6 +137,7 @@ class DynamicBatcher:
         max_queue_size: int,
         observer: BatchObserver | None = None,
         retry_after_s: int = 1,
+        wait_only_for_incoming: bool = False,
     ) -> None:
         _validate(max_batch_size, max_batch_delay_s, max_queue_size, retry_after_s)
         self._process = process
@@ -129,6 +152,8 @@ class DynamicBatcher:
         self._executor: ThreadPoolExecutor | None = None
         self._accepting = False
         self._stopping = False
+        self._wait_only_for_incoming = wait_only_for_incoming
+        self._incoming = 0
 
     @property
     def alive(self) -> bool:
@@ -142,6 +167,21 @@ class DynamicBatcher:
     @property
     def accepting(self) -> bool:
         return self._accepting and self.alive
+
+    @contextmanager
+    def incoming(self) -> Iterator[Arrival]:
+        """Announces a request that will submit soon (it is decoding, detecting); it stops counting as
+        coming when its `Arrival.submit` queues its items, or when it leaves the block without submitting."""
+        self._incoming += 1
+        arrival = Arrival(self)
+        try:
+            yield arrival
+        finally:
+            arrival.arrived()
+
+    def _arrived(self) -> None:
+        self._incoming -= 1
+        self._wakeup.set()
 
     async def start(self) -> None:
         """Starts the consumer; called from the app's lifespan, once the model is loaded."""
@@ -241,6 +281,8 @@ class DynamicBatcher:
             return batch
         close_at = batch[0].enqueued_at + self._max_batch_delay_s
         while len(batch) < self._max_batch_size and not self._stopping:
+            if self._wait_only_for_incoming and not self._incoming:
+                break
             remaining = close_at - time.monotonic()
             if remaining <= 0:
                 break

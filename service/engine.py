@@ -48,6 +48,7 @@ class Engine:
             max_batch_delay_s=settings.max_batch_delay_ms / 1000,
             max_queue_size=settings.max_queue_size,
             observer=observer,
+            wait_only_for_incoming=True,
         )
 
     async def find_faces(self, images: list[torch.Tensor], detect: bool) -> list[list[FoundFace]]:

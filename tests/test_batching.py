@@ -335,3 +335,52 @@ def test_submit_before_start_is_refused() -> None:
 def test_bad_settings_fail_at_construction(settings: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
         DynamicBatcher(Doubler(), **settings)
+
+
+def test_with_nobody_incoming_a_lone_item_does_not_wait_for_partners() -> None:
+    async def main() -> float:
+        async with running(Doubler(), max_batch_delay_s=2.0, wait_only_for_incoming=True) as batcher:
+            start = time.monotonic()
+            with batcher.incoming() as arrival:
+                assert await arrival.submit([1], later(5)) == [2]
+            return time.monotonic() - start
+
+    assert run(main()) < 0.5
+
+
+def test_an_announced_request_is_waited_for_and_joins_the_batch() -> None:
+    model = Doubler()
+
+    async def main() -> list[list[Any]]:
+        async with running(model, max_batch_delay_s=2.0, wait_only_for_incoming=True) as batcher:
+
+            async def request(value: int, decode_s: float) -> list[Any]:
+                with batcher.incoming() as arrival:
+                    await asyncio.sleep(decode_s)
+                    return await arrival.submit([value], later(5))
+
+            return await asyncio.gather(request(1, 0.0), request(2, 0.2))
+
+    assert run(main()) == [[2], [4]]
+    assert [len(batch) for batch in model.batches] == [2]
+
+
+def test_a_request_leaving_without_submitting_stops_the_wait() -> None:
+    async def main() -> float:
+        async with running(Doubler(), max_batch_delay_s=2.0, wait_only_for_incoming=True) as batcher:
+
+            async def failing_request() -> None:
+                with batcher.incoming():
+                    await asyncio.sleep(0.1)
+                    raise ValueError("its image did not decode")
+
+            start = time.monotonic()
+            with batcher.incoming() as arrival:
+                waiting = asyncio.ensure_future(failing_request())
+                await asyncio.sleep(0)
+                assert await arrival.submit([1], later(5)) == [2]
+            with pytest.raises(ValueError):
+                await waiting
+            return time.monotonic() - start
+
+    assert run(main()) < 0.6
