@@ -62,8 +62,9 @@ def _server_options(args: argparse.Namespace, max_batch_size: int) -> list[str]:
 
 
 def _serve_levels(url: str, args: argparse.Namespace, images: list[bytes]) -> list:
-    results = [asyncio.run(measure(url, images, "closed", c, args.seconds)) for c in args.concurrency]
-    results += [asyncio.run(measure(url, images, "open", rate, args.seconds)) for rate in args.rates]
+    detect = getattr(args, "detect", False)
+    results = [asyncio.run(measure(url, images, "closed", c, args.seconds, detect)) for c in args.concurrency]
+    results += [asyncio.run(measure(url, images, "open", rate, args.seconds, detect)) for rate in args.rates]
     return results
 
 
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--url", help="measure this running server instead of starting one")
     serve.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 16, 32])
     serve.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop Poisson request rates")
+    serve.add_argument("--detect", action="store_true", help="find faces first (default: whole image is one face)")
     return parser
 
 

@@ -16,6 +16,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
+import httpx
 import torch
 
 from bench.load import measure
@@ -94,6 +95,18 @@ def served(
         return [asdict(asyncio.run(measure(server.url, [image], "closed", c, seconds))) for c in concurrency]
 
 
+def served_with_detection(folder: Path, photo: Path, concurrency: int, seconds: float, out: Path) -> dict:
+    """A group photo through detection (MobileNet RetinaFace on the GPU), crops and the 1B model."""
+    image = photo.read_bytes()
+    options = ["--model-dir", str(folder), "--device", "cuda", "--max-batch-size", "32", "--max-queue-size", "4096"]
+    with ServerProcess(*options, log_path=out / "server_detect.log") as server:
+        server.wait_ready(300)
+        answer = httpx.post(f"{server.url}/predict", content=image, headers={"content-type": "image/jpeg"}).json()
+        faces = len(answer["results"][0]["faces"])
+        result = asdict(asyncio.run(measure(server.url, [image], "closed", concurrency, seconds, detect=True)))
+    return {"faces_per_image": faces, "faces_per_s": faces * result["images_per_s"], "load": result}
+
+
 class Report:
     def __init__(self, out: Path) -> None:
         self.out, self.data, self.start = out, {}, time.perf_counter()
@@ -139,6 +152,13 @@ def table(data: dict) -> str:
                     f"{key}: c={r['level']:g} {r['images_per_s']:.2f} img/s p50 {r['p50_ms']:.1f} ms "
                     f"p99 {r['p99_ms']:.1f} ms batch {r['mean_batch_size']:.2f} errors {r['errors']}"
                 )
+    detect = data.get("served_detect")
+    if isinstance(detect, dict) and "load" in detect:
+        load = detect["load"]
+        lines.append(
+            f"served_detect: {detect['faces_per_image']} faces/image, {load['images_per_s']:.2f} images/s = "
+            f"{detect['faces_per_s']:.1f} faces/s, p50 {load['p50_ms']:.1f} ms, batch {load['mean_batch_size']:.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -149,7 +169,10 @@ def main() -> None:
     parser.add_argument("--served-batch", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--compile-budget-s", type=float, default=200, help="skip torch.compile past this elapsed time")
-    parser.add_argument("--sections", nargs="*", default=["raw", "served", "compile"], help="raw, served, compile")
+    parser.add_argument(
+        "--sections", nargs="*", default=["raw", "served", "compile"], help="raw, served, compile, detect"
+    )
+    parser.add_argument("--detect-image", type=Path, help="a group photo for the 'detect' section")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -182,6 +205,10 @@ def main() -> None:
             report.section(
                 "served_compiled", lambda: served(folder, args.served_batch, saturation, args.seconds, out, "--compile")
             )
+    if "detect" in args.sections and args.detect_image:
+        if not (folder / "model.json").is_file():
+            report.section("random_folder", lambda: str(make_random_model_folder(folder, "sapiens-1b")))
+        report.section("served_detect", lambda: served_with_detection(folder, args.detect_image, 16, args.seconds, out))
     text = table(report.data)
     (out / "gpu_table.txt").write_text(text)
     print(text)

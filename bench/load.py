@@ -109,7 +109,7 @@ async def measure(
         run.errors = 0
         before = await _server_counters(client)
         start = time.perf_counter()
-        with tqdm(desc=f"{mode} {level:g}", unit="req", leave=False) as progress:
+        with tqdm(desc=f"{mode} {level:g}", unit="req", leave=False, mininterval=2.0) as progress:
             if mode == "closed":
                 await run.closed(int(level), seconds, progress)
             else:
