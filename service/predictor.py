@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import torch
 
+from service.model.spec import ModelSpec
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -55,3 +57,23 @@ def file_sha256(path: Path, chunk_bytes: int = 1 << 22) -> str:
         while chunk := handle.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def describe_loaded(spec: ModelSpec, model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> ModelInfo:
+    """The `ModelInfo` of a model folder once its weights are loaded; every family reports the same way."""
+    return ModelInfo(
+        name=spec.name,
+        family=spec.family,
+        labels=spec.labels,
+        parameters=sum(p.numel() for p in model.parameters()),
+        device=str(device),
+        dtype=str(dtype).removeprefix("torch."),
+        checkpoint=spec.checkpoint,
+        checkpoint_sha256=file_sha256(spec.checkpoint_path),
+        architecture=spec.architecture.model_dump(exclude={"preset"}, exclude_none=True),
+    )
+
+
+def maybe_compiled(model: torch.nn.Module, compile_model: bool) -> torch.nn.Module:
+    """`torch.compile` with a dynamic batch dimension, so one compilation serves every batch size."""
+    return torch.compile(model, dynamic=True) if compile_model else model

@@ -15,9 +15,8 @@ import torch.nn.functional as F
 
 from service.model.checkpoint import load_weights
 from service.model.mini_xception import build_mini_xception
-from service.model.motivnet import count_parameters
 from service.model.spec import MiniXceptionArchitecture, ModelSpec, Preprocess
-from service.predictor import ModelInfo, file_sha256
+from service.predictor import describe_loaded, maybe_compiled
 
 LUMA_WEIGHTS_Q14 = (4899, 9617, 1868)  # round(2**14 * (0.299, 0.587, 0.114)), OpenCV's RGB->gray for uint8
 
@@ -59,20 +58,10 @@ class MiniXceptionPredictor:
         arch = spec.architecture
         assert isinstance(arch, MiniXceptionArchitecture), "spec.family 'mini-xception' builds this architecture"
         model = load_weights(build_mini_xception(arch), spec.checkpoint_path, device, dtype)
-        self.model = torch.compile(model, dynamic=True) if compile_model else model
+        self.model = maybe_compiled(model, compile_model)
         self.preprocessor = GrayPreprocessor(spec.preprocess, arch, device, dtype)
         self.output_order = torch.tensor(spec.output_order)
-        self.info = ModelInfo(
-            name=spec.name,
-            family=spec.family,
-            labels=spec.labels,
-            parameters=count_parameters(model),
-            device=str(device),
-            dtype=str(dtype).removeprefix("torch."),
-            checkpoint=spec.checkpoint,
-            checkpoint_sha256=file_sha256(spec.checkpoint_path),
-            architecture=spec.architecture.model_dump(),
-        )
+        self.info = describe_loaded(spec, model, device, dtype)
 
     def preprocess(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.preprocessor(images)

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import torch
 
 from service.model.checkpoint import load_weights
-from service.model.motivnet import build_motivnet, count_parameters
+from service.model.motivnet import build_motivnet
 from service.model.preprocess import Preprocessor
 from service.model.spec import ModelSpec
-from service.predictor import ModelInfo, file_sha256
+from service.predictor import describe_loaded, maybe_compiled
 
 
 class MotivNetPredictor:
@@ -18,19 +18,9 @@ class MotivNetPredictor:
 
     def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, compile_model: bool = False) -> None:
         model = load_weights(build_motivnet(spec.architecture), spec.checkpoint_path, device, dtype)
-        self.model = torch.compile(model, dynamic=True) if compile_model else model
+        self.model = maybe_compiled(model, compile_model)
         self.preprocessor = Preprocessor(spec.preprocess, spec.architecture, device, dtype)
-        self.info = ModelInfo(
-            name=spec.name,
-            family=spec.family,
-            labels=spec.labels,
-            parameters=count_parameters(model),
-            device=str(device),
-            dtype=str(dtype).removeprefix("torch."),
-            checkpoint=spec.checkpoint,
-            checkpoint_sha256=file_sha256(spec.checkpoint_path),
-            architecture=spec.architecture.model_dump(exclude={"preset"}),
-        )
+        self.info = describe_loaded(spec, model, device, dtype)
 
     def preprocess(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.preprocessor(list(images))
