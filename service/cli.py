@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, settings_from(args)) or 0
     except USER_ERRORS as exc:
-        print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        print(f"error: {exc.message if isinstance(exc, ServiceError) else exc}", file=sys.stderr)
         return 2
 
 
