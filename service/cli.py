@@ -20,10 +20,9 @@ from service.config import Settings
 from service.errors import ServiceError
 from service.faces.finder import whole_images
 from service.images import decode_image
-from service.loading import build_finder, build_meta_model, load_predictor, resolve_model_dir
+from service.loading import build_finder, build_meta_model, build_preprocessor, load_predictor, resolve_model_dir
 from service.model.checkpoint import CheckpointError
 from service.model.motivnet import count_parameters
-from service.model.preprocess import Preprocessor
 from service.model.spec import ModelSpecError, load_model_spec
 from service.weights import cmd_fetch_weights as fetch_weights_command
 
@@ -102,11 +101,20 @@ def cmd_fetch_weights(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
+    """Writes the model's input for the whole image, and with --detect one file per face found."""
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
-    preprocessor = Preprocessor(spec.preprocess, spec.architecture, torch.device("cpu"), torch.float32)
-    pixels = preprocessor.pixels([_read_image(args.image, settings)])[0]
-    Image.fromarray(pixels.permute(1, 2, 0).to(torch.uint8).numpy()).save(args.out)
-    print(f"wrote {args.out} ({pixels.shape[2]}x{pixels.shape[1]}, {spec.preprocess.mode})")
+    preprocessor = build_preprocessor(spec, torch.device("cpu"))
+    image = _read_image(args.image, settings)
+    found = build_finder(settings, torch.device("cpu")).find([image])[0] if args.detect else whole_images([image])[0]
+    out = Path(args.out)
+    for index, (face, crop) in enumerate(found):
+        path = out if not args.detect else out.with_name(f"{out.stem}_face{index}{out.suffix}")
+        pixels = preprocessor.pixels([crop])[0].permute(1, 2, 0).squeeze(-1).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(path)
+        where = f" box={face.as_dict()['box']}" if args.detect else ""
+        print(f"wrote {path} ({pixels.shape[1]}x{pixels.shape[0]}, {spec.preprocess.mode}){where}")
+    if not found:
+        print("no face found")
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -130,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     preprocess = _add(commands, "preprocess", cmd_preprocess, "write the image the model sees")
     preprocess.add_argument("image", metavar="IMAGE")
     preprocess.add_argument("--out", required=True, metavar="PNG")
+    preprocess.add_argument("--detect", action="store_true", help="one file per face: OUT_face0.png, ...")
     fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
     fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
     fetch.set_defaults(handler=cmd_fetch_weights)

@@ -11,9 +11,10 @@ from service.config import Settings
 from service.faces.detector import build_detector
 from service.faces.finder import FaceFinder
 from service.model.mini_xception import build_mini_xception
-from service.model.mini_xception_predictor import MiniXceptionPredictor
+from service.model.mini_xception_predictor import GrayPreprocessor, MiniXceptionPredictor
 from service.model.motivnet import build_motivnet
 from service.model.motivnet_predictor import MotivNetPredictor
+from service.model.preprocess import Preprocessor
 from service.model.spec import ModelSpec, load_model_spec
 from service.predictor import Predictor
 from service.runtime import resolve_device, resolve_dtype
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 AUTO_PREFERENCE = ("motivnet", "mini-xception", "motivnet-tiny")
 PREDICTORS = {"motivnet": MotivNetPredictor, "mini-xception": MiniXceptionPredictor}
 META_BUILDERS = {"motivnet": build_motivnet, "mini-xception": build_mini_xception}
+PREPROCESSORS = {"motivnet": Preprocessor, "mini-xception": GrayPreprocessor}
 
 
 def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
@@ -56,3 +58,8 @@ def build_finder(settings: Settings, device: torch.device) -> FaceFinder:
 def build_meta_model(spec: ModelSpec) -> torch.nn.Module:
     """The folder's model on the meta device: its parameters and state-dict shapes, no memory."""
     return META_BUILDERS[spec.family](spec.architecture)
+
+
+def build_preprocessor(spec: ModelSpec, device: torch.device) -> Preprocessor | GrayPreprocessor:
+    """The folder's own preprocessing, without loading weights (for showing what the model sees)."""
+    return PREPROCESSORS[spec.family](spec.preprocess, spec.architecture, device, torch.float32)

@@ -97,3 +97,21 @@ def test_table_says_when_an_image_has_no_face(bundled_weights):
     result = run_cli("predict", str(photo_paths()["coffee.png"]))
     assert result.returncode == 0, result.stderr
     assert "coffee.png: no face found" in result.stdout
+
+
+def test_preprocess_detect_writes_each_face_as_the_model_sees_it(bundled_weights, tmp_path):
+    from tests.photos import photo_paths
+
+    out = tmp_path / "seen.png"
+    motivnet = str(ROOT / "model_store" / "motivnet")
+    result = run_cli(
+        "preprocess", "--model-dir", motivnet, "--detect", str(photo_paths()["multi_face.jpg"]), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    faces = sorted(tmp_path.glob("seen_face*.png"))
+    assert len(faces) == 5 and not out.exists()
+    first = np.array(Image.open(faces[0]))
+    assert first.shape == (1024, 768, 3) and (first[:128] == 255).all()
+    result = run_cli("preprocess", "--detect", str(photo_paths()["single_face.jpg"]), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert np.array(Image.open(tmp_path / "seen_face0.png")).shape == (64, 64)
