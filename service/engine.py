@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from service.batching import BatchObserver, DynamicBatcher
+from service.batching import DynamicBatcher
 from service.config import Settings
 from service.errors import InferenceError
 from service.faces.finder import FaceFinder, FoundFace, whole_images
+from service.metrics import Metrics
 from service.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -38,23 +39,27 @@ class Engine:
     Detection of the next requests runs while the current batch is in the model, on a different thread.
     """
 
-    def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, observer: BatchObserver) -> None:
+    def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, metrics: Metrics) -> None:
         self.predictor = predictor
         self.finder = finder
+        self.metrics = metrics
         self.detect_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
         self.batcher = DynamicBatcher(
             self.process,
             max_batch_size=settings.max_batch_size,
             max_batch_delay_s=settings.max_batch_delay_ms / 1000,
             max_queue_size=settings.max_queue_size,
-            observer=observer,
+            observer=metrics,
             wait_only_for_incoming=True,
         )
 
     async def find_faces(self, images: list[torch.Tensor], detect: bool) -> list[list[FoundFace]]:
         if not detect:
             return whole_images(images)
-        return await asyncio.get_running_loop().run_in_executor(self.detect_thread, self.finder.find, images)
+        start = time.perf_counter()
+        found = await asyncio.get_running_loop().run_in_executor(self.detect_thread, self.finder.find, images)
+        self.metrics.detection_seconds.observe(time.perf_counter() - start)
+        return found
 
     async def stop(self) -> None:
         await self.batcher.stop()

@@ -49,6 +49,12 @@ class Metrics:
             buckets=INFERENCE_BUCKETS,
             registry=r,
         )
+        self.detection_seconds = Histogram(
+            "motivnet_detection_duration_seconds",
+            "Time to find and crop the faces of one request's images.",
+            buckets=INFERENCE_BUCKETS,
+            registry=r,
+        )
         self.batch_size = Histogram(
             "motivnet_batch_size", "Faces per forward pass.", buckets=batch_size_buckets(max_batch_size), registry=r
         )

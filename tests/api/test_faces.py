@@ -27,6 +27,9 @@ async def test_group_photo_and_empty_photo_in_one_request():
     settings = Settings(model_dir=str(MODEL_STORE / "mini-xception"), device="cpu")
     async with serving(settings) as client:
         response = await client.post("/predict", files=files)
+        metrics = (await client.get("/metrics")).text
+    assert "motivnet_detection_duration_seconds_count 1.0" in metrics
+    assert "motivnet_faces_total 6.0" in metrics
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["model"] == "mini-xception-fer2013"

@@ -27,6 +27,7 @@ HISTOGRAMS = frozenset(
         "motivnet_request_duration_seconds",
         "motivnet_queue_duration_seconds",
         "motivnet_inference_duration_seconds",
+        "motivnet_detection_duration_seconds",
         "motivnet_batch_size",
     }
 )
