@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from service.batching import Timing
 from service.config import Settings
 from service.engine import Engine
 from service.errors import ServiceError
@@ -31,17 +33,41 @@ def face_entry(labels: tuple[str, ...], face: Face, row: torch.Tensor) -> dict[s
     return {**face.as_dict(), "label": labels[best], "probabilities": dict(zip(labels, values))}
 
 
-async def answer_uploads(engine: Engine, uploads: list[Upload], detect: bool, settings: Settings) -> dict[str, Any]:
+@dataclass
+class Answer:
+    """The `/predict` document and where its time went (sent back as `x-*-time` headers, in ms)."""
+
+    document: dict[str, Any]
+    detection_s: float = 0.0
+    timing: Timing = field(default_factory=Timing)
+    total_s: float = 0.0
+
+    def headers(self) -> dict[str, str]:
+        times = {
+            "x-detection-time": self.detection_s,
+            "x-queue-time": self.timing.queue_s,
+            "x-inference-time": self.timing.inference_s,
+            "x-total-time": self.total_s,
+        }
+        return {name: f"{seconds * 1000:.2f}" for name, seconds in times.items()}
+
+
+async def answer_uploads(engine: Engine, uploads: list[Upload], detect: bool, settings: Settings) -> Answer:
     """Results keep upload order; an image without faces answers `"faces": []`."""
-    deadline = time.monotonic() + settings.request_timeout_ms / 1000
+    start = time.monotonic()
+    deadline = start + settings.request_timeout_ms / 1000
+    answer = Answer({"model": engine.predictor.info.name})
     with engine.batcher.incoming() as arrival:
         images = await asyncio.gather(*(_decode(upload, settings.max_image_pixels) for upload in uploads))
+        detect_start = time.monotonic()
         found = await engine.find_faces(list(images), detect)
+        answer.detection_s = time.monotonic() - detect_start if detect else 0.0
         crops = [crop for faces in found for _, crop in faces]
-        rows = iter(await arrival.submit(crops, deadline))
+        rows = iter(await arrival.submit(crops, deadline, answer.timing))
     labels = engine.predictor.info.labels
-    results = [
+    answer.document["results"] = [
         {"filename": upload.filename, "faces": [face_entry(labels, face, next(rows)) for face, _ in faces]}
         for upload, faces in zip(uploads, found)
     ]
-    return {"model": engine.predictor.info.name, "results": results}
+    answer.total_s = time.monotonic() - start
+    return answer

@@ -56,13 +56,23 @@ class NullObserver:
 
 
 @dataclass(slots=True)
+class Timing:
+    """Where a request's time went, filled in by the consumer: the longest any of its items waited in the
+    queue, and the longest batch any of them ran in. It travels back to the client as response headers."""
+
+    queue_s: float = 0.0
+    inference_s: float = 0.0
+
+
+@dataclass(slots=True)
 class _Item:
-    """One payload waiting for the model; it carries its own reply slot, as a TEI queue entry does."""
+    """One payload waiting for the model; it carries its own reply slot and timing, as a TEI entry does."""
 
     payload: Any
     future: asyncio.Future[Any]
     enqueued_at: float
     deadline: float
+    timing: Timing
 
 
 def _timed_call(process: Process, payloads: list[Any]) -> tuple[list[Any] | Exception, float]:
@@ -107,9 +117,9 @@ class Arrival:
             self._counted = False
             self._batcher._arrived()
 
-    async def submit(self, payloads: list[Any], deadline: float) -> list[Any]:
+    async def submit(self, payloads: list[Any], deadline: float, timing: Timing | None = None) -> list[Any]:
         self.arrived()
-        return await self._batcher.submit(payloads, deadline)
+        return await self._batcher.submit(payloads, deadline, timing)
 
 
 class DynamicBatcher:
@@ -201,14 +211,16 @@ class DynamicBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def submit(self, payloads: list[Any], deadline: float) -> list[Any]:
-        """Results in payload order; gives up at `deadline` (a time.monotonic() value) whatever the queue."""
+    async def submit(self, payloads: list[Any], deadline: float, timing: Timing | None = None) -> list[Any]:
+        """Results in payload order; gives up at `deadline` (a time.monotonic() value) whatever the queue.
+        `timing`, when given, receives the items' longest queue wait and longest batch."""
         self._admit(len(payloads), deadline)
         if not payloads:
             return []
         loop = asyncio.get_running_loop()
         now = time.monotonic()
-        items = [_Item(payload, loop.create_future(), now, deadline) for payload in payloads]
+        timing = timing or Timing()
+        items = [_Item(payload, loop.create_future(), now, deadline, timing) for payload in payloads]
         self._queue.extend(items)
         self._observer.queue_depth(len(self._queue))
         self._wakeup.set()
@@ -309,6 +321,7 @@ class DynamicBatcher:
                 expired += 1
                 continue
             self._observer.dequeued(now - item.enqueued_at)
+            item.timing.queue_s = max(item.timing.queue_s, now - item.enqueued_at)
             batch.append(item)
         if expired:
             self._observer.rejected("timeout", expired)
@@ -322,6 +335,8 @@ class DynamicBatcher:
         payloads = [item.payload for item in batch]
         outcome, seconds = await loop.run_in_executor(self._executor, _timed_call, self._process, payloads)
         self._observer.batch_done(len(batch), seconds)
+        for item in batch:
+            item.timing.inference_s = max(item.timing.inference_s, seconds)
         if isinstance(outcome, Exception):
             message = f"the model failed on a batch of {len(batch)}: {outcome!r}; retry, or report it if it recurs"
             for item in batch:

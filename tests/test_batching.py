@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from service.batching import DynamicBatcher
+from service.batching import DynamicBatcher, Timing
 from service.errors import DeadlineExceededError, InferenceError, NotReadyError, QueueFullError
 
 T = TypeVar("T")
@@ -384,3 +384,22 @@ def test_a_request_leaving_without_submitting_stops_the_wait() -> None:
             return time.monotonic() - start
 
     assert run(main()) < 0.6
+
+
+def test_timing_reports_the_longest_queue_wait_and_batch() -> None:
+    model = GatedDoubler()
+
+    async def main() -> tuple[Timing, Timing]:
+        async with running(model, max_batch_size=1, max_batch_delay_s=0.0) as batcher:
+            first, second = Timing(), Timing()
+            running_first = asyncio.ensure_future(batcher.submit([1], later(5), first))
+            await until(model.entered.is_set)
+            queued_second = asyncio.ensure_future(batcher.submit([2], later(5), second))
+            await asyncio.sleep(0.1)
+            model.gate.set()
+            await asyncio.gather(running_first, queued_second)
+            return first, second
+
+    first, second = run(main())
+    assert first.queue_s < 0.05 and first.inference_s >= 0.09
+    assert second.queue_s >= 0.09

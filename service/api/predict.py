@@ -40,7 +40,10 @@ async def predict(
     state: StateDep,
     detect: Annotated[bool, Query(description="Find faces first; false treats each image as one face.")] = True,
 ) -> JSONResponse:
-    """Classify the emotion of every face in one or more images (multipart `file` parts or a raw image body)."""
+    """Classify the emotion of every face in one or more images (multipart `file` parts or a raw image body).
+
+    Headers `x-detection-time`, `x-queue-time`, `x-inference-time` and `x-total-time` (milliseconds) say where
+    the request's time went on the server."""
     uploads = await read_uploads(request, state.settings)
-    document = await unless_disconnected(request, answer_uploads(engine, uploads, detect, state.settings))
-    return JSONResponse(document)
+    answer = await unless_disconnected(request, answer_uploads(engine, uploads, detect, state.settings))
+    return JSONResponse(answer.document, headers=answer.headers())

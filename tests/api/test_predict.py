@@ -106,3 +106,18 @@ async def test_openapi_documents_predict():
     operation = spec["paths"]["/predict"]["post"]
     assert "multipart/form-data" in operation["requestBody"]["content"]
     assert {"200", "413", "415", "503"} <= set(operation["responses"])
+
+
+async def test_timing_headers_say_where_the_time_went(face_png):
+    async with serving(tiny_settings()) as client:
+        detected = await client.post("/predict", content=face_png.read_bytes(), headers={"content-type": "image/png"})
+        whole = await client.post(
+            "/predict", params=WHOLE, content=face_png.read_bytes(), headers={"content-type": "image/png"}
+        )
+    for response in (detected, whole):
+        names = ("detection", "queue", "inference", "total")
+        times = {name: float(response.headers[f"x-{name}-time"]) for name in names}
+        assert times["inference"] > 0
+        assert times["total"] >= times["detection"] + times["queue"] + times["inference"]
+    assert float(detected.headers["x-detection-time"]) > 0
+    assert float(whole.headers["x-detection-time"]) == 0
