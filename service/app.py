@@ -36,7 +36,8 @@ async def start_engine(state: ServiceState) -> None:
         predictor = await asyncio.to_thread(
             load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype, settings.compile
         )
-        finder = await asyncio.to_thread(build_finder, settings, torch.device(predictor.info.device))
+        device = torch.device(predictor.info.device)
+        finder = await asyncio.to_thread(build_finder, settings, device, predictor.info.architecture["input_hw"])
         engine = Engine(predictor, finder, settings, state.metrics)
         if settings.warmup:
             await asyncio.to_thread(engine.warmup, warmup_sizes(settings.max_batch_size))

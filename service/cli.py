@@ -51,7 +51,8 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     if args.no_detect:
         found = whole_images(images)
     else:
-        found = build_finder(settings, torch.device(predictor.info.device)).find(images)
+        device, input_hw = torch.device(predictor.info.device), predictor.info.architecture["input_hw"]
+        found = build_finder(settings, device, input_hw).find(images)
     crops = [crop for faces in found for _, crop in faces]
     rows = iter(predictor.predict(predictor.preprocess(crops)) if crops else [])
     labels = predictor.info.labels
@@ -105,7 +106,10 @@ def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
     preprocessor = build_preprocessor(spec, torch.device("cpu"))
     image = _read_image(args.image, settings)
-    found = build_finder(settings, torch.device("cpu")).find([image])[0] if args.detect else whole_images([image])[0]
+    if args.detect:
+        found = build_finder(settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
+    else:
+        found = whole_images([image])[0]
     out = Path(args.out)
     for index, (face, crop) in enumerate(found):
         path = out if not args.detect else out.with_name(f"{out.stem}_face{index}{out.suffix}")

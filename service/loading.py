@@ -49,10 +49,11 @@ def load_predictor(
     return predictor
 
 
-def build_finder(settings: Settings, device: torch.device) -> FaceFinder:
-    """The configured face detector on the model's device, with the configured crop rule."""
+def build_finder(settings: Settings, device: torch.device, input_hw: tuple[int, int]) -> FaceFinder:
+    """The configured face detector on the model's device, with the configured crop rule; crops are kept
+    to at most twice the model's input side."""
     detector = build_detector(settings.detector, device, settings.model_store, settings.detector_settings())
-    return FaceFinder(detector, settings.crop_margin, settings.crop_align)
+    return FaceFinder(detector, settings.crop_margin, settings.crop_align, 2 * max(input_hw))
 
 
 def build_meta_model(spec: ModelSpec) -> torch.nn.Module:

@@ -22,7 +22,7 @@ CPU = torch.device("cpu")
 
 def _engine(model_dir) -> Engine:
     predictor = MotivNetPredictor(load_model_spec(model_dir), CPU, torch.float32)
-    return Engine(predictor, FaceFinder(WholeImageDetector(CPU), 0.25, False), Settings(), Metrics(8))
+    return Engine(predictor, FaceFinder(WholeImageDetector(CPU), 0.25, False, 2048), Settings(), Metrics(8))
 
 
 def test_a_face_that_cannot_be_preprocessed_fails_alone(tiny_dir, face_rgb):
