@@ -61,7 +61,9 @@ async def answer_uploads(engine: Engine, uploads: list[Upload], detect: bool, se
         images = await asyncio.gather(*(_decode(upload, settings.max_image_pixels) for upload in uploads))
         detect_start = time.monotonic()
         found = await engine.find_faces(list(images), detect)
-        answer.detection_s = time.monotonic() - detect_start if detect else 0.0
+        if detect:
+            answer.detection_s = time.monotonic() - detect_start
+            engine.metrics.detection_seconds.observe(answer.detection_s)
         crops = [crop for faces in found for _, crop in faces]
         rows = iter(await arrival.submit(crops, deadline, answer.timing))
     labels = engine.predictor.info.labels
