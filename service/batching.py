@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from service.errors import DeadlineExceededError, InferenceError, NotReadyError, QueueFullError
+from service.errors import DeadlineExceededError, ModelFailureError, NotReadyError, QueueFullError
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ class DynamicBatcher:
             except Exception as exc:  # a bug or a broken observer must not stop serving
                 log.exception("batch step failed; failing its %d items and carrying on", len(batch))
                 for item in batch:
-                    _settle(item, InferenceError(f"internal error while batching: {exc!r}"))
+                    _settle(item, ModelFailureError(f"internal error while batching: {exc!r}"))
 
     async def _collect(self) -> list[_Item]:
         """Waits for a first item, then for more until the batch is full or its delay is used up.
@@ -340,11 +340,11 @@ class DynamicBatcher:
         if isinstance(outcome, Exception):
             message = f"the model failed on a batch of {len(batch)}: {outcome!r}; retry, or report it if it recurs"
             for item in batch:
-                _settle(item, InferenceError(message))
+                _settle(item, ModelFailureError(message))
         elif len(outcome) != len(batch):
             message = f"the model returned {len(outcome)} results for {len(batch)} inputs; this is a server bug"
             for item in batch:
-                _settle(item, InferenceError(message))
+                _settle(item, ModelFailureError(message))
         else:
             for item, result in zip(batch, outcome):
                 _settle(item, result)

@@ -54,7 +54,19 @@ class DeadlineExceededError(ServiceError):
 
 
 class InferenceError(ServiceError):
+    """This face could not be classified (it could not be prepared, or gave non-finite output)."""
+
     status, code = 422, "inference_failed"
+
+
+class ModelFailureError(ServiceError):
+    """The whole batch failed on the server's side (e.g. out of device memory): not the client's fault, so
+    503 with Retry-After; the worker carries on with the next batch."""
+
+    status, code = 503, "model_failed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"Retry-After": "1"})
 
 
 class ClientClosedError(ServiceError):

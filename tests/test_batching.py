@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from service.batching import DynamicBatcher, Timing
-from service.errors import DeadlineExceededError, InferenceError, NotReadyError, QueueFullError
+from service.errors import DeadlineExceededError, ModelFailureError, NotReadyError, QueueFullError
 
 T = TypeVar("T")
 
@@ -185,7 +185,7 @@ def test_a_raising_model_fails_its_batch_and_the_next_batch_works() -> None:
 
     async def main() -> None:
         async with running(model) as batcher:
-            with pytest.raises(InferenceError, match="CUDA out of memory"):
+            with pytest.raises(ModelFailureError, match="CUDA out of memory"):
                 await batcher.submit([1, 2], later(5))
             assert batcher.alive
             assert await batcher.submit([3], later(5)) == [3]
@@ -197,7 +197,7 @@ def test_a_raising_model_fails_its_batch_and_the_next_batch_works() -> None:
 def test_a_wrong_number_of_results_is_an_inference_error() -> None:
     async def main() -> None:
         async with running(lambda payloads: payloads[:1]) as batcher:
-            with pytest.raises(InferenceError, match="1 results for 2 inputs"):
+            with pytest.raises(ModelFailureError, match="1 results for 2 inputs"):
                 await batcher.submit([1, 2], later(5))
 
     run(main())
