@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from service.config import Settings
 from service.engine import Engine
 from service.errors import ServiceError
 from service.faces.face import Face
+from service.faces.finder import FoundFace
 from service.images import Upload, decode_image
 
 
@@ -31,6 +33,14 @@ def face_entry(labels: tuple[str, ...], face: Face, row: torch.Tensor) -> dict[s
     values = row.tolist()
     best = max(range(len(values)), key=values.__getitem__)
     return {**face.as_dict(), "label": labels[best], "probabilities": dict(zip(labels, values))}
+
+
+def label_found(
+    labels: tuple[str, ...], found: list[list[FoundFace]], rows: Iterable[torch.Tensor]
+) -> list[list[dict[str, Any]]]:
+    """Per image, its faces' answers; `rows` holds one probability row per face, in `found` order."""
+    row_iter = iter(rows)
+    return [[face_entry(labels, face, next(row_iter)) for face, _ in faces] for faces in found]
 
 
 @dataclass
@@ -65,11 +75,10 @@ async def answer_uploads(engine: Engine, uploads: list[Upload], detect: bool, se
             answer.detection_s = time.monotonic() - detect_start
             engine.metrics.detection_seconds.observe(answer.detection_s)
         crops = [crop for faces in found for _, crop in faces]
-        rows = iter(await arrival.submit(crops, deadline, answer.timing))
-    labels = engine.predictor.info.labels
+        rows = await arrival.submit(crops, deadline, answer.timing)
+    faces = label_found(engine.predictor.info.labels, found, rows)
     answer.document["results"] = [
-        {"filename": upload.filename, "faces": [face_entry(labels, face, next(rows)) for face, _ in faces]}
-        for upload, faces in zip(uploads, found)
+        {"filename": upload.filename, "faces": image_faces} for upload, image_faces in zip(uploads, faces)
     ]
     answer.total_s = time.monotonic() - start
     return answer

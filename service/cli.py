@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from service.answers import face_entry
+from service.answers import label_found
 from service.client import ClientError, MotivNetClient
 from service.config import Settings
 from service.errors import ServiceError
@@ -54,12 +54,9 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
         device, input_hw = torch.device(predictor.info.device), predictor.info.architecture["input_hw"]
         found = build_finder(settings, device, input_hw).find(images)
     crops = [crop for faces in found for _, crop in faces]
-    rows = iter(predictor.predict(predictor.preprocess(crops)) if crops else [])
-    labels = predictor.info.labels
-    results = [
-        {"image": path, "faces": [face_entry(labels, face, next(rows)) for face, _ in faces]}
-        for path, faces in zip(args.images, found)
-    ]
+    rows = predictor.predict(predictor.preprocess(crops)) if crops else []
+    faces = label_found(predictor.info.labels, found, rows)
+    results = [{"image": path, "faces": image_faces} for path, image_faces in zip(args.images, faces)]
     _print_answer({"model": predictor.info.name, "results": results}, args.json)
 
 

@@ -67,13 +67,17 @@ class Engine:
         batch, failures = self._preprocess(faces)
         if batch is None:
             return failures
-        rows = iter(self.predictor.predict(batch))
+        probabilities = self.predictor.predict(batch)
+        rows = zip(probabilities, torch.isfinite(probabilities).all(dim=1).tolist())
         results: list[torch.Tensor | Exception] = []
         for failure in failures:
-            row = failure if failure is not None else next(rows)
-            if isinstance(row, torch.Tensor) and not torch.isfinite(row).all():
-                row = InferenceError("the model produced non-finite probabilities for this face")
-            results.append(row)
+            if failure is not None:
+                results.append(failure)
+                continue
+            row, finite = next(rows)
+            results.append(
+                row if finite else InferenceError("the model produced non-finite probabilities for this face")
+            )
         return results
 
     def _preprocess(self, faces: Sequence[torch.Tensor]) -> tuple[torch.Tensor | None, list]:

@@ -21,9 +21,15 @@ class ServiceState:
     load_error: str | None = field(default=None)
 
     @property
-    def ready(self) -> bool:
-        engine = self.engine
-        return engine is not None and not self.draining and engine.batcher.alive and engine.batcher.accepting
+    def not_ready_reason(self) -> str | None:
+        """Why `/health/ready` must say 503, or None when the service can take work."""
+        if self.draining:
+            return "draining"
+        if self.load_error:
+            return "failed"
+        if self.engine is None:
+            return "loading"
+        return None if self.engine.batcher.accepting else "worker down"
 
     def require_engine(self) -> Engine:
         """The engine, or a 503 that tells the client why it cannot have it yet."""

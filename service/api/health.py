@@ -20,17 +20,9 @@ async def live() -> dict[str, str]:
 @router.get("/health/ready", responses={503: {"description": "Loading, warming up, broken or draining."}})
 async def ready(state: StateDep) -> JSONResponse:
     """200 only when the model is loaded and warm, its worker alive, and the server not draining."""
-    if state.ready:
+    reason = state.not_ready_reason
+    if reason is None:
         return JSONResponse({"status": "ready"})
-    reason = (
-        "draining"
-        if state.draining
-        else "failed"
-        if state.load_error
-        else "loading"
-        if state.engine is None
-        else "worker down"
-    )
     return JSONResponse({"error": {"code": "not_ready", "message": reason}}, status_code=503)
 
 
