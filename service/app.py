@@ -13,15 +13,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import torch
 from fastapi import FastAPI
 
 from service.api import health, models, predict
 from service.api.errors import install_error_handlers
 from service.api.middleware import RequestMetricsMiddleware
 from service.config import Settings
-from service.engine import Engine, warmup_sizes
-from service.loading import build_finder, load_predictor
+from service.engine import Engine
 from service.metrics import Metrics
 from service.state import ServiceState
 
@@ -30,25 +28,15 @@ log = logging.getLogger(__name__)
 
 async def start_engine(state: ServiceState) -> None:
     """Load, warm up, start the batcher; only then is the service ready."""
-    settings = state.settings
     start = time.perf_counter()
     try:
-        predictor = await asyncio.to_thread(
-            load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype, settings.compile
-        )
-        device = torch.device(predictor.info.device)
-        finder = await asyncio.to_thread(build_finder, settings, device, predictor.info.architecture["input_hw"])
-        engine = Engine(predictor, finder, settings, state.metrics)
-        if settings.warmup:
-            await asyncio.to_thread(engine.warmup, warmup_sizes(settings.max_batch_size))
-        await engine.batcher.start()
-    except Exception as exc:  # noqa: BLE001 - reported through /health/ready and the log
+        engine = await Engine.start(state.settings, state.metrics, warm=state.settings.warmup)
+    except Exception as exc:  # reported through /health/ready and the log
         state.load_error = str(exc)
         log.error("model failed to load: %s", exc)
         return
-    state.metrics.model_load_seconds.set(time.perf_counter() - start)
     state.engine = engine
-    log.info("ready: %s in %.1f s", predictor.info.name, time.perf_counter() - start)
+    log.info("ready: %s in %.1f s", engine.describe().name, time.perf_counter() - start)
 
 
 @asynccontextmanager
@@ -59,7 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.draining = True
     await loader
     if state.engine is not None:
-        await state.engine.stop()
+        await state.engine.drain()
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -6,21 +6,25 @@ User mistakes (a missing file, an unreadable image, a bad model folder) print on
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
 
-from service.answers import label_found
 from service.client import ClientError, MotivNetClient
 from service.config import Settings
+from service.engine import Engine
 from service.errors import ServiceError
 from service.faces.finder import whole_images
-from service.images import decode_image
-from service.loading import build_finder, build_meta_model, build_preprocessor, load_predictor, resolve_model_dir
+from service.images import Upload, decode_image
+from service.loading import build_finder, build_meta_model, build_preprocessor, resolve_model_dir
+from service.metrics import Metrics
 from service.model.checkpoint import CheckpointError
 from service.model.motivnet import count_parameters
 from service.model.spec import ModelSpecError, load_model_spec
@@ -42,22 +46,40 @@ def _read_image(path: str, settings: Settings):
     return decode_image(Path(path).read_bytes(), settings.max_image_pixels)
 
 
+IMAGES_IN_FLIGHT = 4
+"""Images the CLI hands the engine at once: enough to fill batches, few enough to bound memory and the queue."""
+
+
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     if args.url:
         _predict_remote(args)
         return
-    predictor = load_predictor(settings.model_dir, settings.model_store, settings.device, settings.dtype)
-    images = [_read_image(path, settings) for path in args.images]
+    missing = [path for path in args.images if not Path(path).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no such image file: {missing[0]}")
     if args.no_detect:
-        found = whole_images(images)
-    else:
-        device, input_hw = torch.device(predictor.info.device), predictor.info.architecture["input_hw"]
-        found = build_finder(settings, device, input_hw).find(images)
-    crops = [crop for faces in found for _, crop in faces]
-    rows = predictor.predict(predictor.preprocess(crops)) if crops else []
-    faces = label_found(predictor.info.labels, found, rows)
-    results = [{"image": path, "faces": image_faces} for path, image_faces in zip(args.images, faces)]
-    _print_answer({"model": predictor.info.name, "results": results}, args.json)
+        settings = settings.model_copy(update={"detector": "none"})
+    _print_answer(asyncio.run(_predict_local(args.images, not args.no_detect, settings)), args.json)
+
+
+async def _predict_local(paths: list[str], detect: bool, settings: Settings) -> dict[str, Any]:
+    """The server's own engine without a server: the same batch limit, failure isolation and checks."""
+    engine = await Engine.start(settings, Metrics(settings.max_batch_size), warm=False)
+    in_flight = asyncio.Semaphore(IMAGES_IN_FLIGHT)
+
+    async def classify(path: str) -> list[dict[str, Any]]:
+        async with in_flight:
+            upload = Upload(path, await asyncio.to_thread(Path(path).read_bytes))
+            deadline = time.monotonic() + settings.request_timeout_ms / 1000
+            answer = await engine.classify([upload], detect=detect, deadline=deadline)
+        return [face.model_dump() for face in answer.images[0]]
+
+    try:
+        faces = await asyncio.gather(*(classify(path) for path in paths))
+    finally:
+        await engine.drain()
+    results = [{"image": path, "faces": image_faces} for path, image_faces in zip(paths, faces)]
+    return {"model": engine.describe().name, "results": results}
 
 
 def _predict_remote(args: argparse.Namespace) -> None:

@@ -1,7 +1,9 @@
-"""The model behind the queue: faces in, probabilities out, one batch at a time on the worker thread.
+"""The core between the HTTP layer (and the CLI) and the model: one `Engine` with a few verbs.
 
-One bad face must not fail its batch: if the batch cannot be preprocessed, faces are preprocessed one by
-one to find the culprit; a row of non-finite probabilities fails that face alone.
+`start` loads and warms the model and starts its batcher; `classify` turns images into labelled faces;
+`describe` says what is served; `accepting` says whether work is taken; `drain` finishes queued work and
+stops. The batcher, the face finder, the predictor and the metrics are the engine's own parts: nothing
+outside this module reaches them, so batch limits, failure isolation and fairness hold on every path.
 """
 
 from __future__ import annotations
@@ -11,26 +13,37 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import torch
 
-from service.batching import DynamicBatcher
+from service.batch_step import BatchStep, warmup_sizes
+from service.batching import DynamicBatcher, Timing
 from service.config import Settings
-from service.errors import InferenceError
+from service.errors import ServiceError
 from service.faces.finder import FaceFinder, FoundFace, whole_images
+from service.images import Upload, decode_image
+from service.loading import build_finder, load_predictor
 from service.metrics import Metrics
 from service.predictor import Predictor
+from service.results import BatchingInfo, FacePrediction, ModelDescription
 
 log = logging.getLogger(__name__)
 
+ImageInput = Upload | torch.Tensor
+"""An image as sent (bytes, decoded by the engine off the event loop) or already decoded (HxWx3 uint8 RGB)."""
 
-def warmup_sizes(max_batch_size: int) -> list[int]:
-    """Powers of two up to the largest batch, and the largest batch itself."""
-    sizes, size = [], 1
-    while size < max_batch_size:
-        sizes.append(size)
-        size *= 2
-    return [*sizes, max_batch_size]
+
+@dataclass(frozen=True)
+class Classified:
+    """One request's answer: per image its faces, and where the request's time went (seconds)."""
+
+    model: str
+    images: list[list[FacePrediction]]
+    detection_s: float
+    queue_s: float
+    inference_s: float
+    total_s: float
 
 
 class Engine:
@@ -40,66 +53,106 @@ class Engine:
     """
 
     def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, metrics: Metrics) -> None:
-        self.predictor = predictor
-        self.finder = finder
-        self.metrics = metrics
-        self.detect_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
-        self.batcher = DynamicBatcher(
-            self.process,
+        self._predictor = predictor
+        self._finder = finder
+        self._settings = settings
+        self._metrics = metrics
+        self._step = BatchStep(predictor)
+        self._detect_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
+        self._batcher = DynamicBatcher(
+            self._step,
             max_batch_size=settings.max_batch_size,
             max_batch_delay_s=settings.max_batch_delay_ms / 1000,
             max_queue_size=settings.max_queue_size,
             observer=metrics,
             wait_only_for_incoming=True,
         )
+        metrics.watch_device(torch.device(predictor.info.device))
 
-    async def find_faces(self, images: list[torch.Tensor], detect: bool) -> list[list[FoundFace]]:
+    @classmethod
+    async def start(cls, settings: Settings, metrics: Metrics, *, warm: bool) -> Engine:
+        """Loads the model and its detector off the event loop, warms both when asked, starts the batcher."""
+        started = time.perf_counter()
+        predictor = await asyncio.to_thread(
+            load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype, settings.compile
+        )
+        device = torch.device(predictor.info.device)
+        finder = await asyncio.to_thread(build_finder, settings, device, predictor.info.architecture["input_hw"])
+        engine = cls(predictor, finder, settings, metrics)
+        if warm:
+            await asyncio.to_thread(engine._warmup)
+        await engine._batcher.start()
+        metrics.model_load_seconds.set(time.perf_counter() - started)
+        return engine
+
+    @property
+    def accepting(self) -> bool:
+        """False once draining, or if the batch worker died (readiness reports it)."""
+        return self._batcher.accepting
+
+    def describe(self) -> ModelDescription:
+        batching = BatchingInfo(
+            max_batch_size=self._settings.max_batch_size,
+            max_batch_delay_ms=self._settings.max_batch_delay_ms,
+            max_queue_size=self._settings.max_queue_size,
+            request_timeout_ms=self._settings.request_timeout_ms,
+        )
+        return ModelDescription(
+            **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
+        )
+
+    async def classify(self, images: Sequence[ImageInput], *, detect: bool, deadline: float) -> Classified:
+        """Every face of every image, labelled; results keep image order, an image without faces has none.
+
+        `deadline` is a `time.monotonic()` value: faces still queued then fail with 504.
+        """
+        start = time.monotonic()
+        timing = Timing()
+        with self._batcher.incoming() as arrival:
+            pixels = await asyncio.gather(*(self._decode(image) for image in images))
+            detect_start = time.monotonic()
+            found = await self._find_faces(list(pixels), detect)
+            detection_s = time.monotonic() - detect_start if detect else 0.0
+            if detect:
+                self._metrics.detection_seconds.observe(detection_s)
+            rows = await arrival.submit([crop for faces in found for _, crop in faces], deadline, timing)
+        return Classified(
+            model=self._predictor.info.name,
+            images=self._label(found, rows),
+            detection_s=detection_s,
+            queue_s=timing.queue_s,
+            inference_s=timing.inference_s,
+            total_s=time.monotonic() - start,
+        )
+
+    async def drain(self) -> None:
+        """Refuses new work, answers every queued face, then releases the worker threads."""
+        await self._batcher.stop()
+        self._detect_thread.shutdown(wait=True)
+
+    async def _decode(self, image: ImageInput) -> torch.Tensor:
+        if isinstance(image, torch.Tensor):
+            return image
+        try:
+            return await asyncio.to_thread(decode_image, image.data, self._settings.max_image_pixels)
+        except ServiceError as exc:
+            name = f"{image.filename!r}" if image.filename else "the body"
+            raise type(exc)(f"{name}: {exc.message}", exc.headers) from None
+
+    async def _find_faces(self, images: list[torch.Tensor], detect: bool) -> list[list[FoundFace]]:
         if not detect:
             return whole_images(images)
-        return await asyncio.get_running_loop().run_in_executor(self.detect_thread, self.finder.find, images)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._detect_thread, self._finder.find, images)
 
-    async def stop(self) -> None:
-        await self.batcher.stop()
-        self.detect_thread.shutdown(wait=True)
+    def _label(self, found: list[list[FoundFace]], rows: list[torch.Tensor]) -> list[list[FacePrediction]]:
+        """Per image, its faces' answers; `rows` holds one probability row per face, in `found` order."""
+        labels = self._predictor.info.labels
+        row_iter = iter(rows)
+        return [[FacePrediction.of(face, labels, next(row_iter).tolist()) for face, _ in faces] for faces in found]
 
-    def process(self, faces: Sequence[torch.Tensor]) -> list[torch.Tensor | Exception]:
-        """Runs on the worker thread; returns one probability row or one exception per face."""
-        batch, failures = self._preprocess(faces)
-        if batch is None:
-            return failures
-        probabilities = self.predictor.predict(batch)
-        rows = zip(probabilities, torch.isfinite(probabilities).all(dim=1).tolist())
-        results: list[torch.Tensor | Exception] = []
-        for failure in failures:
-            if failure is not None:
-                results.append(failure)
-                continue
-            row, finite = next(rows)
-            results.append(
-                row if finite else InferenceError("the model produced non-finite probabilities for this face")
-            )
-        return results
-
-    def _preprocess(self, faces: Sequence[torch.Tensor]) -> tuple[torch.Tensor | None, list]:
-        """The batch of good faces, and per face None (good) or its exception."""
-        try:
-            return self.predictor.preprocess(faces), [None] * len(faces)
-        except Exception:  # noqa: BLE001 - isolate the failing face below
-            log.warning("batch preprocessing failed; retrying face by face", exc_info=True)
-        good, failures = [], []
-        for face in faces:
-            try:
-                good.append(self.predictor.preprocess([face]))
-                failures.append(None)
-            except Exception as exc:  # noqa: BLE001 - the client's face, not the server, is at fault
-                failures.append(InferenceError(f"this image could not be prepared for the model: {exc}"))
-        return (torch.cat(good) if good else None), failures
-
-    def warmup(self, sizes: list[int]) -> float:
-        """A detection and a forward at each batch size, so the first requests meet warm kernels and allocator."""
-        start = time.perf_counter()
-        self.finder.warmup()
-        face = torch.full((480, 640, 3), 128, dtype=torch.uint8)
-        for size in sizes:
-            self.predictor.predict(self.predictor.preprocess([face] * size))
-        return time.perf_counter() - start
+    def _warmup(self) -> None:
+        """A detection and a forward at each batch size before the first request meets them."""
+        self._finder.warmup()
+        seconds = self._step.warmup(warmup_sizes(self._settings.max_batch_size))
+        log.info("warmed up in %.1f s", seconds)

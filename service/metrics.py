@@ -66,6 +66,7 @@ class Metrics:
         self.gpu_reserved = Gauge(
             "motivnet_gpu_memory_reserved_bytes", "CUDA memory reserved by the allocator.", registry=r
         )
+        self._device: torch.device | None = None
         for reason in REJECT_REASONS:
             self.rejections.labels(reason)
         for endpoint in ENDPOINTS:
@@ -89,8 +90,12 @@ class Metrics:
         self.requests.labels(endpoint, str(status)).inc()
         self.request_seconds.labels(endpoint).observe(seconds)
 
-    def render(self, device: torch.device | None) -> bytes:
-        if device is not None and device.type == "cuda":
-            self.gpu_allocated.set(torch.cuda.memory_allocated(device))
-            self.gpu_reserved.set(torch.cuda.memory_reserved(device))
+    def watch_device(self, device: torch.device) -> None:
+        """The device whose memory the GPU gauges report at each scrape (CUDA only)."""
+        self._device = device
+
+    def render(self) -> bytes:
+        if self._device is not None and self._device.type == "cuda":
+            self.gpu_allocated.set(torch.cuda.memory_allocated(self._device))
+            self.gpu_reserved.set(torch.cuda.memory_reserved(self._device))
         return generate_latest(self.registry)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.model.spec import ModelSpec
 
 
-@dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(BaseModel):
     """What `/v1/models` and the CLI report about the loaded model."""
+
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
 
     name: str
     family: str
@@ -27,9 +28,9 @@ class ModelInfo:
     parameters: int
     device: str
     dtype: str
-    checkpoint: str
+    checkpoint: str = Field(description="The checkpoint's file name inside its model folder.")
     checkpoint_sha256: str
-    architecture: dict[str, Any] = field(default_factory=dict)
+    architecture: dict[str, Any] = Field(default_factory=dict)
 
 
 class Predictor(Protocol):
@@ -44,10 +45,6 @@ class Predictor(Protocol):
     def predict(self, batch: torch.Tensor) -> torch.Tensor:
         """Input batch -> float32 probabilities [B, len(labels)] on the CPU, in `info.labels` order."""
         ...
-
-
-def probabilities_by_label(labels: Sequence[str], row: Sequence[float]) -> dict[str, float]:
-    return dict(zip(labels, (float(p) for p in row)))
 
 
 def file_sha256(path: Path, chunk_bytes: int = 1 << 22) -> str:

@@ -47,7 +47,7 @@ class DrainingServer(uvicorn.Server):
     async def _drain(self, sig: int, frame: FrameType | None) -> None:
         engine = self.state.engine
         if engine is not None:
-            await engine.batcher.stop()
+            await engine.drain()
         log.warning("queue drained; shutting down")
         super().handle_exit(sig, frame)
 

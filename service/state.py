@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
 from service.config import Settings
 from service.engine import Engine
 from service.errors import NotReadyError
@@ -29,7 +27,7 @@ class ServiceState:
             return "failed"
         if self.engine is None:
             return "loading"
-        return None if self.engine.batcher.accepting else "worker down"
+        return None if self.engine.accepting else "worker down"
 
     def require_engine(self) -> Engine:
         """The engine, or a 503 that tells the client why it cannot have it yet."""
@@ -41,7 +39,3 @@ class ServiceState:
             )
             raise NotReadyError(reason, {"Retry-After": "5"})
         return self.engine
-
-    @property
-    def device(self) -> torch.device | None:
-        return torch.device(self.engine.predictor.info.device) if self.engine else None

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from service.answers import answer_uploads
 from service.api.deps import EngineDep, StateDep
 from service.api.disconnect import unless_disconnected
-from service.api.schemas import ErrorResponse, PredictResponse
+from service.api.schemas import ErrorResponse, ImageResult, PredictResponse
 from service.api.uploads import read_uploads
+from service.engine import Classified
 
 router = APIRouter(tags=["inference"])
 
@@ -45,5 +46,19 @@ async def predict(
     Headers `x-detection-time`, `x-queue-time`, `x-inference-time` and `x-total-time` (milliseconds) say where
     the request's time went on the server."""
     uploads = await read_uploads(request, state.settings)
-    answer = await unless_disconnected(request, answer_uploads(engine, uploads, detect, state.settings))
-    return JSONResponse(answer.document, headers=answer.headers())
+    deadline = time.monotonic() + state.settings.request_timeout_ms / 1000
+    classified = await unless_disconnected(request, engine.classify(uploads, detect=detect, deadline=deadline))
+    results = [ImageResult(filename=u.filename, faces=faces) for u, faces in zip(uploads, classified.images)]
+    document = PredictResponse(model=classified.model, results=results)
+    return JSONResponse(document.model_dump(mode="json"), headers=timing_headers(classified))
+
+
+def timing_headers(classified: Classified) -> dict[str, str]:
+    """Where the request's time went on the server, in milliseconds, as TEI reports it."""
+    times = {
+        "x-detection-time": classified.detection_s,
+        "x-queue-time": classified.queue_s,
+        "x-inference-time": classified.inference_s,
+        "x-total-time": classified.total_s,
+    }
+    return {name: f"{seconds * 1000:.2f}" for name, seconds in times.items()}

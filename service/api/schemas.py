@@ -1,22 +1,11 @@
-"""Response shapes, for the OpenAPI document; routes return plain JSON of the same shape."""
+"""Response documents: routes build their answers through these models, so the OpenAPI document and the
+answers cannot drift."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
-class FacePrediction(BaseModel):
-    box: list[float] | None = Field(
-        None, description="[x1, y1, x2, y2] in image pixels; null when the whole image was used."
-    )
-    score: float | None = Field(None, description="Detector confidence; null when the whole image was used.")
-    landmarks: dict[str, list[float]] | None = Field(
-        None,
-        description="right_eye, left_eye, nose, mouth_right, mouth_left as [x, y], named from the subject's side; "
-        "null when the whole image was used.",
-    )
-    label: str = Field(description="The most probable emotion.")
-    probabilities: dict[str, float] = Field(description="Every emotion's probability, in the model's label order.")
+from service.results import FacePrediction, ModelDescription
 
 
 class ImageResult(BaseModel):
@@ -74,27 +63,6 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
-
-
-class BatchingInfo(BaseModel):
-    max_batch_size: int
-    max_batch_delay_ms: float
-    max_queue_size: int
-    request_timeout_ms: float
-
-
-class ModelDescription(BaseModel):
-    name: str
-    family: str
-    labels: list[str]
-    architecture: dict
-    parameters: int
-    device: str
-    dtype: str
-    checkpoint: str
-    checkpoint_sha256: str
-    detector: str
-    batching: BatchingInfo
 
 
 class ModelList(BaseModel):

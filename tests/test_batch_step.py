@@ -7,12 +7,8 @@ import shutil
 
 import torch
 
-from service.config import Settings
-from service.engine import Engine
+from service.batch_step import BatchStep
 from service.errors import InferenceError
-from service.faces.detector import WholeImageDetector
-from service.faces.finder import FaceFinder
-from service.metrics import Metrics
 from service.model.checkpoint import read_state_dict
 from service.model.motivnet_predictor import MotivNetPredictor
 from service.model.spec import load_model_spec
@@ -20,17 +16,16 @@ from service.model.spec import load_model_spec
 CPU = torch.device("cpu")
 
 
-def _engine(model_dir) -> Engine:
-    predictor = MotivNetPredictor(load_model_spec(model_dir), CPU, torch.float32)
-    return Engine(predictor, FaceFinder(WholeImageDetector(CPU), 0.25, False, 2048), Settings(), Metrics(8))
+def _step(model_dir) -> BatchStep:
+    return BatchStep(MotivNetPredictor(load_model_spec(model_dir), CPU, torch.float32))
 
 
 def test_a_face_that_cannot_be_preprocessed_fails_alone(tiny_dir, face_rgb):
-    engine = _engine(tiny_dir)
+    step = _step(tiny_dir)
     empty = torch.zeros((0, 10, 3), dtype=torch.uint8)
-    results = engine.process([face_rgb, empty, face_rgb.flip(1)])
+    results = step([face_rgb, empty, face_rgb.flip(1)])
     assert isinstance(results[1], InferenceError)
-    alone = engine.process([face_rgb])[0]
+    alone = step([face_rgb])[0]
     assert torch.allclose(results[0], alone, atol=1e-5)
     assert isinstance(results[2], torch.Tensor) and not torch.allclose(results[2], alone, atol=1e-4)
 
@@ -41,5 +36,5 @@ def test_non_finite_probabilities_become_errors(tiny_dir, tmp_path, face_rgb):
     torch.save(state, tmp_path / "tiny_motivnet.pth")
     shutil.copy(tiny_dir / "model.json", tmp_path / "model.json")
     assert json.loads((tmp_path / "model.json").read_text())["checkpoint"] == "tiny_motivnet.pth"
-    [result] = _engine(tmp_path).process([face_rgb])
+    [result] = _step(tmp_path)([face_rgb])
     assert isinstance(result, InferenceError) and "non-finite" in result.message
