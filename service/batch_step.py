@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from service.errors import InferenceError
-from service.predictor import Predictor
+from service.model.predictor import Predictor
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from service.faces.finder import FaceFinder, FoundFace, whole_images
 from service.images import Upload, decode_image
 from service.loading import build_finder, load_predictor
 from service.metrics import Metrics
-from service.predictor import Predictor
+from service.model.predictor import Predictor
 from service.results import BatchingInfo, FacePrediction, ModelDescription
 
 log = logging.getLogger(__name__)

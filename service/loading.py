@@ -10,21 +10,14 @@ import torch
 from service.config import Settings
 from service.faces.detector import build_detector
 from service.faces.finder import FaceFinder
-from service.model.mini_xception import build_mini_xception
-from service.model.mini_xception_predictor import GrayPreprocessor, MiniXceptionPredictor
-from service.model.motivnet import build_motivnet
-from service.model.motivnet_predictor import MotivNetPredictor
-from service.model.preprocess import Preprocessor
+from service.model.predictor import Predictor
+from service.model.registry import ImagePreprocessor, get_family
 from service.model.spec import ModelSpec, load_model_spec
-from service.predictor import Predictor
 from service.runtime import resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
 AUTO_PREFERENCE = ("motivnet", "mini-xception", "motivnet-tiny")
-PREDICTORS = {"motivnet": MotivNetPredictor, "mini-xception": MiniXceptionPredictor}
-META_BUILDERS = {"motivnet": build_motivnet, "mini-xception": build_mini_xception}
-PREPROCESSORS = {"motivnet": Preprocessor, "mini-xception": GrayPreprocessor}
 
 
 def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
@@ -44,7 +37,7 @@ def load_predictor(
     folder = resolve_model_dir(model_dir, model_store)
     spec = load_model_spec(folder)
     torch_device = resolve_device(device)
-    predictor = PREDICTORS[spec.family](spec, torch_device, resolve_dtype(dtype, torch_device), compile_model)
+    predictor = get_family(spec.family).load(spec, torch_device, resolve_dtype(dtype, torch_device), compile_model)
     log.warning("serving model %r from %s on %s (%s)", spec.name, folder, torch_device, predictor.info.dtype)
     return predictor
 
@@ -58,9 +51,9 @@ def build_finder(settings: Settings, device: torch.device, input_hw: tuple[int, 
 
 def build_meta_model(spec: ModelSpec) -> torch.nn.Module:
     """The folder's model on the meta device: its parameters and state-dict shapes, no memory."""
-    return META_BUILDERS[spec.family](spec.architecture)
+    return get_family(spec.family).build_meta(spec.architecture)
 
 
-def build_preprocessor(spec: ModelSpec, device: torch.device) -> Preprocessor | GrayPreprocessor:
+def build_preprocessor(spec: ModelSpec, device: torch.device) -> ImagePreprocessor:
     """The folder's own preprocessing, without loading weights (for showing what the model sees)."""
-    return PREPROCESSORS[spec.family](spec.preprocess, spec.architecture, device, torch.float32)
+    return get_family(spec.family).preprocessor(spec.preprocess, spec.architecture, device, torch.float32)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from service.faces.face import Face
-from service.predictor import ModelInfo
+from service.model.predictor import ModelInfo
 
 
 class FacePrediction(BaseModel):

@@ -26,7 +26,7 @@ from service.faces.checkpoint import load_small_checkpoint
 from service.faces.detector import WEIGHT_FILES, detectors_dir
 from service.faces.retinaface_resnet import build_resnet_network
 from service.model.mini_xception import keras_state_dict
-from service.predictor import file_sha256
+from service.model.predictor import file_sha256
 
 Status = Literal["present", "fetched", "failed"]
 

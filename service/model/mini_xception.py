@@ -17,11 +17,22 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from service.model.spec import MiniXceptionArchitecture
+from service.model.registry import ArchitectureConfig
 
 KERAS_BN_EPS = 1e-3
+
+
+class MiniXceptionArchitecture(ArchitectureConfig):
+    """Dimensions of a mini-Xception (family `mini-xception`); the defaults are fer's FER2013 model."""
+
+    input_hw: tuple[int, int] = (64, 64)
+    in_chans: int = Field(1, gt=0)
+    stem_width: int = Field(8, gt=0)
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    num_classes: int = Field(7, gt=0)
 
 
 def max_pool_same(x: torch.Tensor, kernel: int = 3, stride: int = 2) -> torch.Tensor:

