@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from service.errors import DeadlineExceededError, ModelFailureError, NotReadyError, QueueFullError
+from service.fair_queue import FairQueue
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,11 @@ class Arrival:
             self._counted = False
             self._batcher._arrived()
 
-    async def submit(self, payloads: list[Any], deadline: float, timing: Timing | None = None) -> list[Any]:
+    async def submit(
+        self, payloads: list[Any], deadline: float, timing: Timing | None = None, group: Hashable | None = None
+    ) -> list[Any]:
         self.arrived()
-        return await self._batcher.submit(payloads, deadline, timing)
+        return await self._batcher.submit(payloads, deadline, timing, group)
 
 
 class DynamicBatcher:
@@ -156,7 +158,7 @@ class DynamicBatcher:
         self._max_queue_size = max_queue_size
         self._observer: BatchObserver = observer or NullObserver()
         self._retry_after_s = retry_after_s
-        self._queue: deque[_Item] = deque()
+        self._queue: FairQueue[_Item] = FairQueue()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -211,9 +213,12 @@ class DynamicBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def submit(self, payloads: list[Any], deadline: float, timing: Timing | None = None) -> list[Any]:
+    async def submit(
+        self, payloads: list[Any], deadline: float, timing: Timing | None = None, group: Hashable | None = None
+    ) -> list[Any]:
         """Results in payload order; gives up at `deadline` (a time.monotonic() value) whatever the queue.
-        `timing`, when given, receives the items' longest queue wait and longest batch."""
+        `timing`, when given, receives the items' longest queue wait and longest batch. Submits that share a
+        `group` (a video's frames, a stream's) take one turn between them; by default each submit is its own."""
         self._admit(len(payloads), deadline)
         if not payloads:
             return []
@@ -221,7 +226,7 @@ class DynamicBatcher:
         now = time.monotonic()
         timing = timing or Timing()
         items = [_Item(payload, loop.create_future(), now, deadline, timing) for payload in payloads]
-        self._queue.extend(items)
+        self._queue.extend(group if group is not None else object(), items)
         self._observer.queue_depth(len(self._queue))
         self._wakeup.set()
         futures = [item.future for item in items]
@@ -259,9 +264,7 @@ class DynamicBatcher:
         """
         for item in items:
             item.future.cancel()
-        before = len(self._queue)
-        self._queue = deque(item for item in self._queue if not item.future.cancelled())
-        removed = before - len(self._queue)
+        removed = self._queue.remove_if(lambda item: item.future.cancelled())
         if removed:
             self._observer.rejected(reason, removed)
             self._observer.queue_depth(len(self._queue))

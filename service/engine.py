@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -101,10 +101,13 @@ class Engine:
             **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
         )
 
-    async def classify(self, images: Sequence[ImageInput], *, detect: bool, deadline: float) -> Classified:
+    async def classify(
+        self, images: Sequence[ImageInput], *, detect: bool, deadline: float, group: Hashable | None = None
+    ) -> Classified:
         """Every face of every image, labelled; results keep image order, an image without faces has none.
 
-        `deadline` is a `time.monotonic()` value: faces still queued then fail with 504.
+        `deadline` is a `time.monotonic()` value: faces still queued then fail with 504. The model serves
+        waiting requests in turns; calls that pass the same `group` (a video's frames) share one turn.
         """
         start = time.monotonic()
         timing = Timing()
@@ -115,7 +118,8 @@ class Engine:
             detection_s = time.monotonic() - detect_start if detect else 0.0
             if detect:
                 self._metrics.detection_seconds.observe(detection_s)
-            rows = await arrival.submit([crop for faces in found for _, crop in faces], deadline, timing)
+            crops = [crop for faces in found for _, crop in faces]
+            rows = await arrival.submit(crops, deadline, timing, group)
         return Classified(
             model=self._predictor.info.name,
             images=self._label(found, rows),
