@@ -39,7 +39,7 @@ class BatchStep:
         """Runs on the worker thread; returns one probability row or one exception per face."""
         batch, failures = self._preprocess(faces)
         if batch is None:
-            return list(failures)
+            return [failure or InferenceError("no face of the batch could be prepared") for failure in failures]
         probabilities = self.predictor.predict(batch)
         rows = zip(probabilities, torch.isfinite(probabilities).all(dim=1).tolist())
         results: list[Outcome] = []

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
 from PIL import Image
@@ -42,7 +42,7 @@ USER_ERRORS = (
 )
 
 
-def _read_image(path: str, settings: Settings):
+def _read_image(path: str, settings: Settings) -> torch.Tensor:
     return decode_image(Path(path).read_bytes(), settings.max_image_pixels)
 
 
@@ -91,7 +91,7 @@ def _predict_remote(args: argparse.Namespace) -> None:
     _print_answer(answer, args.json)
 
 
-def _print_answer(answer: dict, as_json: bool) -> None:
+def _print_answer(answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(answer, indent=2))
         return
@@ -170,8 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add(commands, name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
-    sub = commands.add_parser(name, help=help_text, description=help_text)
+Handler = Callable[[argparse.Namespace, Settings], "int | None"]
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add(commands: Subcommands, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
     sub.add_argument("--model-dir", help="model folder, or 'auto' (default)")
     sub.set_defaults(handler=handler)
     return sub

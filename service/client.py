@@ -23,7 +23,8 @@ def _files(images: list[str | Path]) -> list[tuple[str, tuple[str, bytes]]]:
 
 def _result(response: httpx.Response) -> dict[str, Any]:
     if response.is_success:
-        return response.json()
+        document: dict[str, Any] = response.json()
+        return document
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):

@@ -27,7 +27,7 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self.state = state
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.drain_task: asyncio.Task | None = None
+        self.drain_task: asyncio.Task[None] | None = None
 
     async def serve(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
         self.loop = asyncio.get_running_loop()

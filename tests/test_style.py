@@ -1,4 +1,4 @@
-"""The code stays in the house style that ruff can check (config in pyproject.toml)."""
+"""The code stays in the house style that ruff and mypy can check (config in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -18,4 +18,10 @@ def test_ruff_lint_is_clean():
 def test_ruff_format_is_clean():
     command = [sys.executable, "-m", "ruff", "format", "--check", *PATHS]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_mypy_strict_is_clean():
+    """mypy --strict over service/ with the pydantic plugin (config in pyproject.toml)."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout

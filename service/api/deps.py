@@ -11,7 +11,8 @@ from service.state import ServiceState
 
 
 def get_state(request: Request) -> ServiceState:
-    return request.app.state.service
+    state: ServiceState = request.app.state.service
+    return state
 
 
 def get_engine(request: Request) -> Engine:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -16,7 +16,9 @@ from service.engine import Classified
 
 router = APIRouter(tags=["inference"])
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 415, 422, 503, 504)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 413, 415, 422, 503, 504)
+}
 UPLOAD_BODY = {
     "requestBody": {
         "content": {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from fastapi import Request
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -22,7 +22,7 @@ from service.images import Upload
 FILE_FIELD = "file"
 
 
-async def limited_body(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
+async def limited_body(request: Request, max_bytes: int) -> AsyncGenerator[bytes, None]:
     """The request body, failing with 413 as soon as it grows past `max_bytes`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -55,7 +55,7 @@ async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
     return uploads
 
 
-async def _read_multipart(request: Request, body: AsyncIterator[bytes], max_files: int) -> list[Upload]:
+async def _read_multipart(request: Request, body: AsyncGenerator[bytes, None], max_files: int) -> list[Upload]:
     parser = MultiPartParser(request.headers, body, max_files=max_files, max_fields=max_files)
     try:
         form = await parser.parse()

@@ -66,6 +66,8 @@ def decode_level(
 
 
 class ResNetBackend(nn.Module):
+    base_anchors: torch.Tensor
+
     """RGB pixels [B, 3, H, W] (0..255 floats) -> decoded `Candidates` in input pixels, boxes clipped."""
 
     def __init__(self, network: nn.Module, config: ResNetConfig = ResNetConfig()) -> None:

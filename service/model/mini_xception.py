@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -141,7 +142,7 @@ def _roles(num_blocks: int) -> list[tuple[str, str]]:
     return roles + [("head", "Conv2D")]
 
 
-def _convert_layer(keras_class: str, weights: list) -> dict[str, torch.Tensor]:
+def _convert_layer(keras_class: str, weights: list[Any]) -> dict[str, torch.Tensor]:
     """One Keras layer's arrays -> our parameter names; kernels go from HWIO to PyTorch's OIHW."""
     tensors = [torch.from_numpy(w[()]).float() for w in weights]
     if keras_class == "BatchNormalization":
@@ -168,7 +169,7 @@ def keras_state_dict(path: Path, num_blocks: int = 4) -> dict[str, torch.Tensor]
         roles = _roles(num_blocks)
         if [cls for cls, _ in weighted] != [cls for _, cls in roles]:
             raise ValueError(f"{path} is not the mini-Xception this converter knows: layers {weighted}")
-        state_dict = {}
+        state_dict: dict[str, torch.Tensor] = {}
         for (module, keras_class), (_, name) in zip(roles, weighted):
             arrays = [group[name][_text(w)] for w in group[name].attrs["weight_names"]]
             state_dict |= {f"{module}.{key}": t.contiguous() for key, t in _convert_layer(keras_class, arrays).items()}

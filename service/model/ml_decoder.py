@@ -26,8 +26,9 @@ class CrossAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
 
     def forward(self, queries: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        w_q, w_kv = self.in_proj_weight.split([queries.shape[-1], 2 * queries.shape[-1]])
-        b_q, b_kv = self.in_proj_bias.split([queries.shape[-1], 2 * queries.shape[-1]])
+        sizes = [queries.shape[-1], 2 * queries.shape[-1]]
+        w_q, w_kv = torch.split(self.in_proj_weight, sizes)
+        b_q, b_kv = torch.split(self.in_proj_bias, sizes)
         q = self._heads(F.linear(queries, w_q, b_q))
         k, v = (self._heads(t) for t in F.linear(memory, w_kv, b_kv).chunk(2, dim=-1))
         out = F.scaled_dot_product_attention(q, k, v)

@@ -73,4 +73,7 @@ def describe_loaded(spec: ModelSpec, model: torch.nn.Module, device: torch.devic
 
 def maybe_compiled(model: torch.nn.Module, compile_model: bool) -> torch.nn.Module:
     """`torch.compile` with a dynamic batch dimension, so one compilation serves every batch size."""
-    return torch.compile(model, dynamic=True) if compile_model else model
+    if not compile_model:
+        return model
+    compiled: torch.nn.Module = torch.compile(model, dynamic=True)  # type: ignore[assignment]
+    return compiled

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from service.model.registry import ArchitectureConfig, family_names, get_family
 
@@ -22,6 +23,11 @@ SAPIENS_PRESETS: dict[str, dict[str, int]] = {
     "sapiens-1b": {"embed_dim": 1536, "depth": 40, "num_heads": 24, "mlp_hidden": 6144},
     "sapiens-2b": {"embed_dim": 1920, "depth": 48, "num_heads": 32, "mlp_hidden": 7680},
 }
+
+
+def _under_architecture(error: ErrorDetails) -> InitErrorDetails:
+    """A family's architecture error, re-raised at its place in `model.json`."""
+    return {"type": error["type"], "loc": ("architecture", *error["loc"]), "input": error["input"]}
 
 
 class ModelSpecError(ValueError):
@@ -48,7 +54,7 @@ class Architecture(ArchitectureConfig):
 
     @model_validator(mode="before")
     @classmethod
-    def _apply_preset(cls, data: dict) -> dict:
+    def _apply_preset(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("preset") in SAPIENS_PRESETS:
             return {**SAPIENS_PRESETS[data["preset"]], **data}
         return data
@@ -105,7 +111,7 @@ class ModelSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _architecture_of_family(cls, data: dict) -> dict:
+    def _architecture_of_family(cls, data: Any) -> Any:
         """Each family reads `architecture` with its own class, so defaults and unknown keys are its own."""
         if not isinstance(data, dict) or not isinstance(data.get("architecture", {}), dict):
             return data
@@ -116,7 +122,7 @@ class ModelSpec(BaseModel):
         try:
             return {**data, "architecture": architecture.model_validate(data.get("architecture", {}))}
         except ValidationError as exc:
-            problems = [{**e, "loc": ("architecture", *e["loc"])} for e in exc.errors(include_url=False)]
+            problems = [_under_architecture(error) for error in exc.errors(include_url=False)]
             raise ValidationError.from_exception_data(exc.title, problems) from None
 
     @field_validator("family")
