@@ -84,7 +84,7 @@ class Engine:
         """The batch of good faces, and per face None (good) or its exception."""
         try:
             return self.predictor.preprocess(faces), [None] * len(faces)
-        except Exception:  # noqa: BLE001 - isolate the failing face below
+        except Exception:  # isolate the failing face below
             log.warning("batch preprocessing failed; retrying face by face", exc_info=True)
         good, failures = [], []
         for face in faces:
