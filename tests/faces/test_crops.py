@@ -59,7 +59,7 @@ def test_alignment_levels_the_eyes_of_a_tilted_face(mobilenet, photo_files):
     assert abs(_eye_line_degrees(found)) < 4
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_crops_stay_on_the_images_device(photos):
     image = photos["astronaut.png"]
     face = _face((180.0, 60.0, 260.0, 180.0), (200.0, 100.0), (240.0, 110.0))

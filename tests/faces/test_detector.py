@@ -250,7 +250,7 @@ def test_settings_limit_faces_and_sizes(model_store, photos):
     assert len(large_only.detect([photos["multi_face.jpg"]])[0]) == 1
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_runs_on_cuda_like_on_cpu(model_store, mobilenet, photos):
     cuda = build_detector("retinaface-mobilenet", torch.device("cuda"), model_store)
     assert isinstance(cuda, RetinaFaceDetector)
