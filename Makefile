@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights serve test clean
+.PHONY: setup weights serve test test-fast lint format typecheck clean
 
 setup: $(STAMP)
 
@@ -23,10 +23,28 @@ weights: $(STAMP)
 serve: weights
 	$(PY) -m service serve
 
-# Deployment linters (promtool, docker compose, hadolint) land in .out/deploy-tools/bin; missing ones skip.
+# Deployment linters (promtool, docker compose, hadolint) land in .out/deploy-tools/bin. Only CUDA tests may
+# skip: any other skip fails the run (tests/skip_policy.py). Coverage of service/, lines and branches, at the end.
 test: weights
 	PYTHON=$(PY) bash scripts/deploy-tools.sh
-	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q
+	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q --cov --cov-report=term
+
+# The quick loop while editing: no real server processes, nothing marked slow, no coverage.
+test-fast: weights
+	$(PY) -m pytest -q -m "not slow and not server"
+
+LINTED := service tests bench docker
+
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix $(LINTED)
+	$(PY) -m ruff format $(LINTED)
+
+typecheck: $(STAMP)
+	$(PY) -m mypy service
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .coverage .coverage.*

@@ -111,7 +111,7 @@ class Report:
     def __init__(self, out: Path) -> None:
         self.out, self.data, self.start = out, {}, time.perf_counter()
 
-    def section(self, name: str, work) -> None:  # noqa: ANN001 - a zero-argument callable
+    def section(self, name: str, work) -> None:  # work: a zero-argument callable
         began = time.perf_counter()
         print(f"[{began - self.start:6.1f}s] {name} ...", flush=True)
         try:

@@ -31,7 +31,7 @@ async def start_engine(state: ServiceState) -> None:
     start = time.perf_counter()
     try:
         engine = await Engine.start(state.settings, state.metrics, warm=state.settings.warmup)
-    except Exception as exc:  # reported through /health/ready and the log
+    except Exception as exc:  # noqa: BLE001 - reported through /health/ready and the log
         state.load_error = str(exc)
         log.error("model failed to load: %s", exc)
         return

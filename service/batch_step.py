@@ -65,7 +65,7 @@ class BatchStep:
             try:
                 good.append(self.predictor.preprocess([face]))
                 failures.append(None)
-            except Exception as exc:  # the client's face, not the server, is at fault
+            except Exception as exc:  # noqa: BLE001 - the client's face, not the server, is at fault
                 failures.append(InferenceError(f"this image could not be prepared for the model: {exc}"))
         return (torch.cat(good) if good else None), failures
 

@@ -25,6 +25,7 @@ from service.fair_queue import FairQueue
 log = logging.getLogger(__name__)
 
 Process = Callable[[list[Any]], list[Any]]
+Clock = Callable[[], float]
 
 
 class BatchObserver(Protocol):
@@ -75,14 +76,14 @@ class _Item:
     timing: Timing
 
 
-def _timed_call(process: Process, payloads: list[Any]) -> tuple[list[Any] | Exception, float]:
+def _timed_call(process: Process, payloads: list[Any], clock: Clock) -> tuple[list[Any] | Exception, float]:
     """Runs in the worker thread; a raised error is returned, so the loop decides how each item fails."""
-    start = time.monotonic()
+    start = clock()
     try:
         outcome: list[Any] | Exception = process(payloads)
-    except Exception as exc:  # the model's failure belongs to this batch, not to the server
+    except Exception as exc:  # noqa: BLE001 - the model's failure belongs to this batch, not to the server
         outcome = exc
-    return outcome, time.monotonic() - start
+    return outcome, clock() - start
 
 
 def _settle(item: _Item, result: Any) -> None:
@@ -138,6 +139,9 @@ class DynamicBatcher:
         wait_only_for_incoming: wait out the delay only while a request announced with `incoming()` is on
             its way (decoding, detecting); with nobody coming, a lone item goes at once instead of idling
             for partners that will not arrive. Off: Triton's plain rule, always wait up to the delay.
+        clock: what "now" is for deadlines, queue waits and batch times; time.monotonic in the service. A
+            test seam: a clock the test moves makes a deadline pass, or a wait last, exactly when the test
+            says, instead of when a sleep hopes it has. The delay wait itself still sleeps in real time.
     """
 
     def __init__(
@@ -150,6 +154,7 @@ class DynamicBatcher:
         observer: BatchObserver | None = None,
         retry_after_s: int = 1,
         wait_only_for_incoming: bool = False,
+        clock: Clock = time.monotonic,
     ) -> None:
         _validate(max_batch_size, max_batch_delay_s, max_queue_size, retry_after_s)
         self._process = process
@@ -166,6 +171,7 @@ class DynamicBatcher:
         self._stopping = False
         self._wait_only_for_incoming = wait_only_for_incoming
         self._incoming = 0
+        self._clock = clock
 
     @property
     def alive(self) -> bool:
@@ -216,14 +222,14 @@ class DynamicBatcher:
     async def submit(
         self, payloads: list[Any], deadline: float, timing: Timing | None = None, group: Hashable | None = None
     ) -> list[Any]:
-        """Results in payload order; gives up at `deadline` (a time.monotonic() value) whatever the queue.
+        """Results in payload order; gives up at `deadline` (a value of the batcher's clock) whatever the queue.
         `timing`, when given, receives the items' longest queue wait and longest batch. Submits that share a
         `group` (a video's frames, a stream's) take one turn between them; by default each submit is its own."""
         self._admit(len(payloads), deadline)
         if not payloads:
             return []
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
+        now = self._clock()
         timing = timing or Timing()
         items = [_Item(payload, loop.create_future(), now, deadline, timing) for payload in payloads]
         self._queue.extend(group if group is not None else object(), items)
@@ -252,7 +258,7 @@ class DynamicBatcher:
                 f"waiting); retry after {self._retry_after_s} s or send fewer faces per request",
                 headers={"Retry-After": str(self._retry_after_s)},
             )
-        if deadline <= time.monotonic():
+        if deadline <= self._clock():
             self._observer.rejected("timeout", count)
             raise DeadlineExceededError(_deadline_message(0.0))
 
@@ -298,7 +304,7 @@ class DynamicBatcher:
         while len(batch) < self._max_batch_size and not self._stopping:
             if self._wait_only_for_incoming and not self._incoming:
                 break
-            remaining = close_at - time.monotonic()
+            remaining = close_at - self._clock()
             if remaining <= 0:
                 break
             await self._wait_for_items(remaining)
@@ -315,7 +321,7 @@ class DynamicBatcher:
 
     def _take(self, batch: list[_Item]) -> None:
         """Moves queued items into `batch`; ones whose deadline passed are answered and never run."""
-        now = time.monotonic()
+        now = self._clock()
         expired = 0
         while self._queue and len(batch) < self._max_batch_size:
             item = self._queue.popleft()
@@ -336,7 +342,7 @@ class DynamicBatcher:
             return
         loop = asyncio.get_running_loop()
         payloads = [item.payload for item in batch]
-        outcome, seconds = await loop.run_in_executor(self._executor, _timed_call, self._process, payloads)
+        outcome, seconds = await loop.run_in_executor(self._executor, _timed_call, self._process, payloads, self._clock)
         self._observer.batch_done(len(batch), seconds)
         for item in batch:
             item.timing.inference_s = max(item.timing.inference_s, seconds)

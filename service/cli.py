@@ -116,7 +116,7 @@ def cmd_describe(args: argparse.Namespace, settings: Settings) -> None:
     print(f"architecture: {spec.architecture.model_dump(exclude_none=True)}")
 
 
-def cmd_fetch_weights(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_fetch_weights(_: argparse.Namespace, settings: Settings) -> int:
     return fetch_weights_command(settings.model_store)
 
 
@@ -140,7 +140,7 @@ def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
         print("no face found")
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_serve(_: argparse.Namespace, settings: Settings) -> None:
     from service.server import run_server
 
     run_server(settings)

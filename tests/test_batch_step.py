@@ -27,7 +27,8 @@ def test_a_face_that_cannot_be_preprocessed_fails_alone(tiny_dir, face_rgb):
     assert isinstance(results[1], InferenceError)
     alone = step([face_rgb])[0]
     assert torch.allclose(results[0], alone, atol=1e-5)
-    assert isinstance(results[2], torch.Tensor) and not torch.allclose(results[2], alone, atol=1e-4)
+    assert isinstance(results[2], torch.Tensor)
+    assert not torch.allclose(results[2], alone, atol=1e-4)
 
 
 def test_non_finite_probabilities_become_errors(tiny_dir, tmp_path, face_rgb):
@@ -37,4 +38,5 @@ def test_non_finite_probabilities_become_errors(tiny_dir, tmp_path, face_rgb):
     shutil.copy(tiny_dir / "model.json", tmp_path / "model.json")
     assert json.loads((tmp_path / "model.json").read_text())["checkpoint"] == "tiny_motivnet.pth"
     [result] = _step(tmp_path)([face_rgb])
-    assert isinstance(result, InferenceError) and "non-finite" in result.message
+    assert isinstance(result, InferenceError)
+    assert "non-finite" in result.message

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.conftest import ROOT
@@ -26,7 +27,8 @@ def test_predict_json_reproduces_reference(tiny_dir, face_png, expected):
     [image] = document["results"]
     [face] = image["faces"]
     assert image["image"] == str(face_png)
-    assert face["box"] is None and face["score"] is None
+    assert face["box"] is None
+    assert face["score"] is None
     assert face["label"] == expected["expected_label"]
     probabilities = [face["probabilities"][label] for label in expected["labels"]]
     assert np.allclose(probabilities, expected["expected_probabilities"], atol=2e-3)
@@ -35,7 +37,8 @@ def test_predict_json_reproduces_reference(tiny_dir, face_png, expected):
 def test_predict_table_without_json(tiny_dir, face_png):
     result = run_cli("predict", "--model-dir", str(tiny_dir), "--no-detect", str(face_png))
     assert result.returncode == 0, result.stderr
-    assert "model: motivnet-tiny" in result.stdout and "Fear" in result.stdout
+    assert "model: motivnet-tiny" in result.stdout
+    assert "Fear" in result.stdout
 
 
 def test_missing_image_is_one_line_exit_2(tiny_dir, tmp_path):
@@ -48,14 +51,16 @@ def test_missing_image_is_one_line_exit_2(tiny_dir, tmp_path):
 def test_unreadable_image_is_one_line_exit_2(tiny_dir, tmp_path):
     (tmp_path / "notes.jpg").write_text("not a picture")
     result = run_cli("predict", "--model-dir", str(tiny_dir), "--no-detect", str(tmp_path / "notes.jpg"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
     assert "supported format" in result.stderr
 
 
 def test_missing_checkpoint_is_one_line_exit_2(tmp_path, face_png):
     (tmp_path / "model.json").write_text(json.dumps({"name": "absent"}))
     result = run_cli("predict", "--model-dir", str(tmp_path), "--no-detect", str(face_png))
-    assert result.returncode == 2 and "MotivNet.pth not found" in result.stderr
+    assert result.returncode == 2
+    assert "MotivNet.pth not found" in result.stderr
 
 
 def test_describe_full_model_on_meta_device(manifest):
@@ -73,11 +78,13 @@ def test_preprocess_writes_what_the_model_sees(tiny_dir, face_png, tmp_path):
     assert result.returncode == 0, result.stderr
     seen = np.array(Image.open(out))
     assert seen.shape == (1024, 768, 3)
-    assert (seen[:128] == 255).all() and (seen[-128:] == 255).all()
+    assert (seen[:128] == 255).all()
+    assert (seen[-128:] == 255).all()
     assert not (seen[128:-128] == 255).all()
 
 
-def test_predict_finds_every_face_of_a_group_photo(bundled_weights):
+@pytest.mark.usefixtures("bundled_weights")
+def test_predict_finds_every_face_of_a_group_photo():
     from tests.photos import photo_paths
 
     group = photo_paths()["multi_face.jpg"]
@@ -91,7 +98,8 @@ def test_predict_finds_every_face_of_a_group_photo(bundled_weights):
     assert all(len(face["box"]) == 4 and face["landmarks"]["nose"] for face in faces)
 
 
-def test_table_says_when_an_image_has_no_face(bundled_weights):
+@pytest.mark.usefixtures("bundled_weights")
+def test_table_says_when_an_image_has_no_face():
     from tests.photos import photo_paths
 
     result = run_cli("predict", str(photo_paths()["coffee.png"]))
@@ -99,7 +107,8 @@ def test_table_says_when_an_image_has_no_face(bundled_weights):
     assert "coffee.png: no face found" in result.stdout
 
 
-def test_preprocess_detect_writes_each_face_as_the_model_sees_it(bundled_weights, tmp_path):
+@pytest.mark.usefixtures("bundled_weights")
+def test_preprocess_detect_writes_each_face_as_the_model_sees_it(tmp_path):
     from tests.photos import photo_paths
 
     out = tmp_path / "seen.png"
@@ -109,9 +118,11 @@ def test_preprocess_detect_writes_each_face_as_the_model_sees_it(bundled_weights
     )
     assert result.returncode == 0, result.stderr
     faces = sorted(tmp_path.glob("seen_face*.png"))
-    assert len(faces) == 5 and not out.exists()
+    assert len(faces) == 5
+    assert not out.exists()
     first = np.array(Image.open(faces[0]))
-    assert first.shape == (1024, 768, 3) and (first[:128] == 255).all()
+    assert first.shape == (1024, 768, 3)
+    assert (first[:128] == 255).all()
     result = run_cli("preprocess", "--detect", str(photo_paths()["single_face.jpg"]), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert np.array(Image.open(tmp_path / "seen_face0.png")).shape == (64, 64)

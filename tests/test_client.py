@@ -14,7 +14,7 @@ from tests.test_cli import run_cli
 
 
 @pytest.fixture(scope="module")
-def server(bundled_weights):
+def server(bundled_weights):  # noqa: ARG001 - the server needs the weights in place
     with ServerProcess() as process:
         process.wait_ready()
         yield process
@@ -62,4 +62,6 @@ def test_cli_predict_url_matches_local(server, face_png, expected):
 def test_cli_predict_url_server_error_is_one_line(server, tmp_path):
     (tmp_path / "notes.jpg").write_text("not a picture")
     result = run_cli("predict", "--url", server.url, str(tmp_path / "notes.jpg"))
-    assert result.returncode == 2 and "unsupported_image" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2
+    assert "unsupported_image" in result.stderr
+    assert "Traceback" not in result.stderr

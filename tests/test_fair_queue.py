@@ -39,9 +39,11 @@ def test_remove_if_drops_items_and_empty_groups():
     queue.extend("a", [1, 2])
     queue.extend("b", [3])
     assert queue.remove_if(lambda item: item in (1, 3)) == 2
-    assert len(queue) == 1 and list(queue) == [2]
+    assert len(queue) == 1
+    assert list(queue) == [2]
     queue.extend("c", [])
-    assert [queue.popleft()] == [2] and not queue
+    assert [queue.popleft()] == [2]
+    assert not queue
 
 
 class HeldModel:

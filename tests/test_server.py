@@ -59,7 +59,8 @@ def test_expired_deadline_answers_504(face_png):
         responses = asyncio.run(_post_many(server.url, [body] * 12))
         timeouts = server.metric("motivnet_rejected_total", 'reason="timeout"')
         late = [r for r in responses if r.status_code == 504]
-        assert late and all(r.json()["error"]["code"] == "timeout" for r in late)
+        assert late
+        assert all(r.json()["error"]["code"] == "timeout" for r in late)
         assert timeouts >= 1
         assert httpx.get(f"{server.url}/health/ready").status_code == 200
 
@@ -102,8 +103,10 @@ def test_ready_is_503_until_warm(face_png):
             f"{server.url}/predict", content=face_png.read_bytes(), headers={"content-type": "image/png"}
         )
         server.wait_ready()
-    assert first.status_code == 503 and first.json()["error"]["message"] == "loading"
-    assert early.status_code == 503 and early.json()["error"]["code"] == "not_ready"
+    assert first.status_code == 503
+    assert first.json()["error"]["message"] == "loading"
+    assert early.status_code == 503
+    assert early.json()["error"]["code"] == "not_ready"
 
 
 def test_sigterm_drains_queued_work_then_exits(face_png):

@@ -7,7 +7,7 @@ import sys
 
 from tests.conftest import ROOT
 
-PATHS = ["service", "tests", "bench"]
+PATHS = ["service", "tests", "bench", "docker"]
 
 
 def test_ruff_lint_is_clean():

@@ -139,7 +139,7 @@ def _roles(num_blocks: int) -> list[tuple[str, str]]:
             (f"blocks.{i}.shortcut", "Conv2D"),
             (f"blocks.{i}.shortcut_bn", "BatchNormalization"),
         ]
-    return roles + [("head", "Conv2D")]
+    return [*roles, ("head", "Conv2D")]
 
 
 def _convert_layer(keras_class: str, weights: list[Any]) -> dict[str, torch.Tensor]:

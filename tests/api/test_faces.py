@@ -35,7 +35,8 @@ async def test_group_photo_and_empty_photo_in_one_request():
     assert answer["model"] == "mini-xception-fer2013"
     group, empty, single = answer["results"]
     assert empty == {"filename": "coffee.png", "faces": []}
-    assert len(group["faces"]) == 5 and len(single["faces"]) == 1
+    assert len(group["faces"]) == 5
+    assert len(single["faces"]) == 1
     for index, hand_box in enumerate(HAND_BOXES["multi_face.jpg"]):
         face = max(group["faces"], key=lambda f: _iou(f["box"], hand_box))
         assert _iou(face["box"], hand_box) > 0.5

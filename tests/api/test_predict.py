@@ -28,7 +28,9 @@ async def test_multipart_reproduces_reference(face_png, expected):
     [result] = answer["results"]
     [face] = result["faces"]
     assert result["filename"] == "face.png"
-    assert face["box"] is None and face["score"] is None and face["landmarks"] is None
+    assert face["box"] is None
+    assert face["score"] is None
+    assert face["landmarks"] is None
     assert face["label"] == expected["expected_label"]
     assert np.allclose(_probabilities(face, expected["labels"]), expected["expected_probabilities"], atol=2e-3)
 
@@ -92,12 +94,16 @@ async def test_exif_orientation_is_applied(face_image, expected_for, expected):
 async def test_models_endpoint_describes_the_model(expected):
     async with serving(tiny_settings(max_queue_size=9)) as client:
         [model] = (await client.get("/v1/models")).json()["models"]
-    assert model["name"] == "motivnet-tiny" and model["labels"] == expected["labels"]
+    assert model["name"] == "motivnet-tiny"
+    assert model["labels"] == expected["labels"]
     assert model["checkpoint_sha256"] == expected["checkpoint_sha256"]
-    assert model["device"] == "cpu" and model["dtype"] == "float32"
-    assert model["parameters"] > 0 and model["architecture"]["embed_dim"] == 64
+    assert model["device"] == "cpu"
+    assert model["dtype"] == "float32"
+    assert model["parameters"] > 0
+    assert model["architecture"]["embed_dim"] == 64
     assert model["detector"] == "retinaface-mobilenet"
-    assert model["batching"]["max_batch_size"] == 4 and model["batching"]["max_queue_size"] == 9
+    assert model["batching"]["max_batch_size"] == 4
+    assert model["batching"]["max_queue_size"] == 9
 
 
 async def test_openapi_documents_predict():

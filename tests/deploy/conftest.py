@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # any import mode finds deploykit
 
-from deploykit import load_yaml, read_env_file  # noqa: E402
+from deploykit import load_yaml, read_env_file
 
 
 @pytest.fixture(scope="session")

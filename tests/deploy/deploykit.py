@@ -118,7 +118,8 @@ def seconds(duration: str | int | float) -> float:
         return float(duration)
     units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6}
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    assert parts, f"not a duration: {duration!r}"
+    assert "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
     return sum(float(number) * units[unit] for number, unit in parts)
 
 

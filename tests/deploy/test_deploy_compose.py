@@ -41,7 +41,9 @@ def defaults(compose: dict[str, Any]) -> dict[str, str]:
     out = {}
     for key, value in service_env(compose).items():
         match = INTERPOLATION.match(str(value))
-        assert match and match["name"] == key, f"{key}: write it as ${{{key}:-default}} so .env can set it"
+        hint = f"{key}: write it as ${{{key}:-default}} so .env can set it"
+        assert match, hint
+        assert match["name"] == key, hint
         out[key] = match["default"]
     return out
 
@@ -87,7 +89,8 @@ def test_gpu_is_reserved_the_current_way(compose: dict[str, Any]) -> None:
 
 def test_model_folder_is_mounted_read_only_into_the_image_store(compose: dict[str, Any]) -> None:
     (volume,) = compose["services"]["motivnet"]["volumes"]
-    assert volume["type"] == "bind" and volume["read_only"] is True
+    assert volume["type"] == "bind"
+    assert volume["read_only"] is True
     assert volume["target"] == CONTAINER_VALUES["model_dir"]
     assert volume["target"].startswith(CONTAINER_VALUES["model_store"] + "/")
     assert volume["bind"]["create_host_path"] is False, "a missing folder must fail, not mount empty"
@@ -97,7 +100,8 @@ def test_healthcheck_waits_for_ready_long_enough(compose: dict[str, Any]) -> Non
     check = compose["services"]["motivnet"]["healthcheck"]
     assert check["test"] == ["CMD", "python", "/opt/motivnet/healthcheck.py"]
     probe = (REPO / "docker" / "healthcheck.py").read_text()
-    assert '"/health/ready"' in probe and "/health/ready" in ROUTES
+    assert '"/health/ready"' in probe
+    assert "/health/ready" in ROUTES
     assert seconds(check["start_period"]) >= 180, "4.6 GB load + warm-up takes 1-2 minutes, more on slow disks"
     assert seconds(check["timeout"]) < seconds(check["interval"])
 
@@ -119,7 +123,8 @@ def test_monitoring_profile(compose: dict[str, Any]) -> None:
     assert "profiles" not in services["motivnet"]
     for name in ("prometheus", "grafana"):
         assert services[name]["profiles"] == ["monitoring"]
-        assert ":latest" not in services[name]["image"] and ":" in services[name]["image"]
+        assert ":latest" not in services[name]["image"]
+        assert ":" in services[name]["image"]
         for port in services[name]["ports"]:
             assert port.startswith("127.0.0.1:"), f"{name}: keep dashboards off public interfaces by default"
 

@@ -61,7 +61,8 @@ def test_base_image_is_a_pinned_cuda_pytorch_runtime() -> None:
 
 def test_multi_stage_runtime_copies_only_built_artifacts() -> None:
     stages = [args.split() for args in of("FROM")]
-    assert len(stages) >= 2 and stages[0][-2:] == ["AS", "builder"]
+    assert len(stages) >= 2
+    assert stages[0][-2:] == ["AS", "builder"]
     runtime_copies = [args for kind, args in runtime_stage() if kind == "COPY"]
     assert any("--from=builder" in args and "/opt/venv" in args for args in runtime_copies)
     assert not any(re.search(r"\bservice\b", args) and "--from" not in args for args in runtime_copies), (
@@ -73,7 +74,8 @@ def test_package_installed_without_dev_extra_and_weights_fetched_at_build() -> N
     runs = " ".join(of("RUN"))
     assert re.search(r'pip install --constraint \S+ "\.\$\{EXTRAS\}"', runs), "install the package itself"
     (extras,) = [args for args in of("ARG") if args.startswith("EXTRAS=")]
-    assert extras == 'EXTRAS=""' and "[dev]" not in DOCKERFILE.read_text()
+    assert extras == 'EXTRAS=""'
+    assert "[dev]" not in DOCKERFILE.read_text()
     assert "python -m service fetch-weights" in runs
     copies = " ".join(of("COPY"))
     for folder in ("motivnet", "mini-xception"):  # fetch-weights writes weights, not the folders' model.json
@@ -85,10 +87,12 @@ def test_package_installed_without_dev_extra_and_weights_fetched_at_build() -> N
 def test_runtime_runs_as_non_root_and_serves_on_8000() -> None:
     runtime = runtime_stage()
     users = [args for kind, args in runtime if kind == "USER"]
-    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert users
+    assert users[-1].split(":")[0] not in ("root", "0")
     assert [args for kind, args in runtime if kind == "EXPOSE"] == ["8000"]
     env = " ".join(args for kind, args in runtime if kind == "ENV")
-    assert "MOTIVNET_HOST=0.0.0.0" in env and "MOTIVNET_PORT=8000" in env
+    assert "MOTIVNET_HOST=0.0.0.0" in env
+    assert "MOTIVNET_PORT=8000" in env
 
 
 def test_entrypoint_serves_and_healthcheck_uses_the_python_probe() -> None:
@@ -97,7 +101,8 @@ def test_entrypoint_serves_and_healthcheck_uses_the_python_probe() -> None:
     (healthcheck,) = of("HEALTHCHECK")
     assert healthcheck.endswith('CMD ["python", "/opt/motivnet/healthcheck.py"]')
     start_period = re.search(r"--start-period=(\d+)s", healthcheck)
-    assert start_period and int(start_period.group(1)) >= 120, "loading 4.6 GB and warming up takes minutes"
+    assert start_period, "the healthcheck needs a --start-period"
+    assert int(start_period.group(1)) >= 120, "loading 4.6 GB and warming up takes minutes"
     assert "curl" not in DOCKERFILE.read_text()
     assert any("docker/healthcheck.py /opt/motivnet/healthcheck.py" in args for args in of("COPY"))
 
@@ -149,7 +154,7 @@ def test_build_context_holds_what_copy_needs() -> None:
     assert sources
     for source in sources:
         path = (REPO / source).resolve()
-        files = [p for p in path.rglob("*.py")] if path.is_dir() else [path]
+        files = list(path.rglob("*.py")) if path.is_dir() else [path]
         assert path.exists(), f"COPY {source}: missing in the repo"
         for file in files:
             assert not excluded(file.relative_to(REPO).as_posix()), f"COPY {source}: .dockerignore drops {file}"
@@ -183,7 +188,7 @@ def load_probe() -> ModuleType:
 
 def serve_status(status: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:  # http.server's naming
             self.send_response(status if self.path == "/health/ready" else 404)
             self.end_headers()
 

@@ -56,7 +56,8 @@ def test_pods_get_one_gpu_and_the_model_read_only() -> None:
     claim = manifests()["PersistentVolumeClaim"]["metadata"]["name"]
     assert volume["persistentVolumeClaim"] == {"claimName": claim, "readOnly": True}
     (mount,) = main["volumeMounts"]
-    assert mount["readOnly"] is True and mount["name"] == volume["name"]
+    assert mount["readOnly"] is True
+    assert mount["name"] == volume["name"]
     settings = manifests()["ConfigMap"]["data"]
     assert mount["mountPath"] == settings["MOTIVNET_MODEL_DIR"]
     assert mount["mountPath"].startswith(settings["MOTIVNET_MODEL_STORE"] + "/")
@@ -71,7 +72,8 @@ def test_configmap_sets_every_setting_and_only_settings() -> None:
     from service.config import Settings
 
     parsed = Settings(**{field_name(key): value for key, value in data.items()})
-    assert parsed.host == "0.0.0.0" and parsed.device == "cuda"
+    assert parsed.host == "0.0.0.0"
+    assert parsed.device == "cuda"
 
 
 def test_env_example_and_configmap_agree(env_example: dict[str, str]) -> None:
@@ -91,7 +93,8 @@ def test_probes_point_at_real_routes() -> None:
     expected = {"startupProbe": "/health/ready", "readinessProbe": "/health/ready", "livenessProbe": "/health/live"}
     for probe, path in expected.items():
         get = main[probe]["httpGet"]
-        assert get["path"] == path and path in ROUTES, probe
+        assert get["path"] == path, probe
+        assert path in ROUTES, probe
         assert get["port"] in port_names, probe
     startup = main["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, "loading 4.6 GB + warm-up takes minutes"
@@ -125,7 +128,8 @@ def test_service_monitor_scrapes_metrics_from_the_service() -> None:
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
-    assert endpoint["path"] == "/metrics" and "/metrics" in ROUTES
+    assert endpoint["path"] == "/metrics"
+    assert "/metrics" in ROUTES
     for duration in ("interval", "scrapeTimeout"):
         assert re.fullmatch(r"\d+(ms|s|m|h)", endpoint[duration]), duration
 
@@ -141,10 +145,12 @@ def test_hpa_scales_the_deployment_on_queue_depth() -> None:
     target = hpa["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", manifests()["Deployment"]["metadata"]["name"])
     (metric,) = hpa["spec"]["metrics"]
-    assert metric["type"] == "Pods" and metric["pods"]["target"]["type"] == "AverageValue"
+    assert metric["type"] == "Pods"
+    assert metric["pods"]["target"]["type"] == "AverageValue"
     exposed = {rule["name"]["as"] for rule in adapter_rules()}
     assert metric["pods"]["metric"]["name"] in exposed, "the adapter must expose the metric the HPA reads"
-    assert hpa["spec"]["minReplicas"] >= 1 and hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+    assert hpa["spec"]["minReplicas"] >= 1
+    assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
 
 
 def test_adapter_rules_read_our_metrics_per_pod() -> None:

@@ -31,7 +31,8 @@ def test_prometheus_scrapes_the_compose_service(compose: dict[str, Any]) -> None
     assert job["metrics_path"] == "/metrics"
     (target,) = job["static_configs"][0]["targets"]
     host, port = target.split(":")
-    assert host in compose["services"] and port == "8000"
+    assert host in compose["services"]
+    assert port == "8000"
     for rule_file in config["rule_files"]:
         assert (REPO / "docker" / "prometheus" / rule_file).is_file()
     mount = "./docker/prometheus:/etc/prometheus:ro"
@@ -43,7 +44,8 @@ def test_grafana_provisioning_matches_the_compose_mounts(compose: dict[str, Any]
     assert "./docker/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
     assert "./docker/grafana/dashboards:/etc/grafana/dashboards:ro" in grafana["volumes"]
     (source,) = load_yaml("docker/grafana/provisioning/datasources/prometheus.yml")["datasources"]
-    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+    assert source["type"] == "prometheus"
+    assert source["url"] == "http://prometheus:9090"
     (provider,) = load_yaml("docker/grafana/provisioning/dashboards/motivnet.yml")["providers"]
     assert provider["options"]["path"] == "/etc/grafana/dashboards"
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
@@ -57,7 +59,8 @@ def test_dashboard_reads_only_our_metrics() -> None:
             assert used <= METRICS, f"{title}: unknown metrics {used - METRICS} in {expr}"
             assert used or any(name + "{" in expr for name in PROMETHEUS_BUILTINS), f"{title}: reads nothing"
             if "histogram_quantile" in expr:
-                assert "_bucket" in expr and "by (le)" in expr, f"{title}: quantiles need buckets by le"
+                assert "_bucket" in expr, f"{title}: quantiles need buckets"
+                assert "by (le)" in expr, f"{title}: quantiles need buckets by le"
 
 
 def test_dashboard_shows_what_operators_need() -> None:
@@ -74,7 +77,8 @@ def test_dashboard_shows_what_operators_need() -> None:
 def test_dashboard_panels_use_the_datasource_variable() -> None:
     board = dashboard()
     variables = {var["name"]: var for var in board["templating"]["list"]}
-    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
     ids = [panel["id"] for panel in board["panels"]]
     assert len(ids) == len(set(ids))
     for panel in board["panels"]:

@@ -19,7 +19,8 @@ def _face(box: tuple[float, float, float, float], right_eye=(0.0, 0.0), left_eye
 def test_unaligned_crop_is_a_square_of_the_images_own_pixels(photos):
     image = photos["astronaut.png"]
     [crop] = crop_faces(image, [_face((180.0, 60.0, 260.0, 180.0))], margin=0.25)
-    assert crop.shape == (150, 150, 3) and crop.dtype == torch.uint8
+    assert crop.shape == (150, 150, 3)
+    assert crop.dtype == torch.uint8
     assert torch.equal(crop, image[45:195, 145:295])
 
 
@@ -28,13 +29,15 @@ def test_square_leaving_the_image_is_padded_black(photos):
     [crop] = crop_faces(image, [_face((-20.0, -10.0, 60.0, 70.0))], margin=0.0)
     assert crop.shape == (80, 80, 3)
     assert torch.equal(crop[10:, 20:], image[:70, :60])
-    assert int(crop[:10].max()) == 0 and int(crop[:, :20].max()) == 0
+    assert int(crop[:10].max()) == 0
+    assert int(crop[:, :20].max()) == 0
 
 
 def test_whole_image_face_passes_the_image_through(photos):
     image = photos["coffee.png"]
     crops = crop_faces(image, [Face.covering(image), _face((10.0, 10.0, 50.0, 50.0))])
-    assert crops[0] is image and crops[1].shape == (50, 50, 3)
+    assert crops[0] is image
+    assert crops[1].shape == (50, 50, 3)
 
 
 def _eye_line_degrees(face: Face) -> float:
@@ -56,7 +59,7 @@ def test_alignment_levels_the_eyes_of_a_tilted_face(mobilenet, photo_files):
     assert abs(_eye_line_degrees(found)) < 4
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_crops_stay_on_the_images_device(photos):
     image = photos["astronaut.png"]
     face = _face((180.0, 60.0, 260.0, 180.0), (200.0, 100.0), (240.0, 110.0))

@@ -216,7 +216,9 @@ def test_batch_equals_one_by_one(mobilenet, photos):
         _assert_same_faces(faces, mobilenet.detect([image])[0])
 
 
-@pytest.mark.parametrize("orientation, stored_as", [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)])
+@pytest.mark.parametrize(
+    ("orientation", "stored_as"), [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)]
+)
 def test_exif_rotated_copy_gives_the_same_faces(mobilenet, photos, photo_files, orientation, stored_as):
     upright = Image.open(photo_files["multi_face.jpg"])
     exif = Image.Exif()
@@ -248,7 +250,7 @@ def test_settings_limit_faces_and_sizes(model_store, photos):
     assert len(large_only.detect([photos["multi_face.jpg"]])[0]) == 1
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_runs_on_cuda_like_on_cpu(model_store, mobilenet, photos):
     cuda = build_detector("retinaface-mobilenet", torch.device("cuda"), model_store)
     assert isinstance(cuda, RetinaFaceDetector)
@@ -259,7 +261,8 @@ def test_runs_on_cuda_like_on_cpu(model_store, mobilenet, photos):
 def test_none_detector_reports_the_whole_image_without_box_or_score(model_store, photos):
     detector = build_detector("none", torch.device("cpu"), model_store)
     [[face]] = detector.detect([photos["coffee.png"]])
-    assert face.whole_image and face.box == (0.0, 0.0, 600.0, 400.0)
+    assert face.whole_image
+    assert face.box == (0.0, 0.0, 600.0, 400.0)
     assert face.as_dict() == {"box": None, "score": None, "landmarks": None}
 
 

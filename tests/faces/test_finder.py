@@ -14,10 +14,12 @@ def test_large_detected_crops_are_reduced_and_whole_images_are_not(mobilenet, ph
     big = F.interpolate(photo.permute(2, 0, 1)[None].float(), scale_factor=4, mode="bilinear")
     big = big[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
     [[(face, crop)]] = FaceFinder(mobilenet, 0.25, False, 512).find([big])
-    assert max(crop.shape[:2]) == 512 and crop.dtype == torch.uint8
+    assert max(crop.shape[:2]) == 512
+    assert crop.dtype == torch.uint8
     assert face.box[2] - face.box[0] > 512
     [[(whole, image)]] = FaceFinder(WholeImageDetector(big.device), 0.25, False, 512).find([big])
-    assert whole.whole_image and image.shape == big.shape
+    assert whole.whole_image
+    assert image.shape == big.shape
 
 
 def test_shrink_keeps_the_picture():

@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from retinaface import RetinaFace
 
 from service.faces import DetectorSettings, Face
 from service.faces.detector import InputScale, RetinaFaceDetector
 from service.faces.retinaface_resnet import ResNetBackend, build_resnet_network, load_resnet_backend
-
-RetinaFace = pytest.importorskip("retinaface.RetinaFace")
 
 THRESHOLD = 0.6
 # Without upscaling and with images under 1024 pixels, both sides run the network at the original size.
@@ -65,7 +64,7 @@ def test_batched_decoding_equals_the_packages_own(network, images):
         _assert_matches_package(faces, _package_faces(network, image))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_on_cuda_equals_the_package_on_cpu(network, images):
     cuda = torch.device("cuda")
     backend = ResNetBackend(build_resnet_network()).to(cuda).eval()

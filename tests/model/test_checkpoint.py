@@ -72,7 +72,9 @@ def test_wrong_shape_is_named(tmp_path, tiny_dir, tiny_state):
 def test_full_size_checkpoint_for_tiny_model_lists_many_problems(tmp_path, tiny_dir, tiny_state):
     torch.save({f"encoder.{k}": v for k, v in tiny_state.items()}, tmp_path / "renamed.pth")
     message = _load_broken(tiny_dir, tmp_path / "renamed.pth")
-    assert "62 missing" in message and "62 unexpected" in message and ", ..." in message
+    assert "62 missing" in message
+    assert "62 unexpected" in message
+    assert ", ..." in message
 
 
 class Payload:

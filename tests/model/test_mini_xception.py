@@ -129,7 +129,7 @@ def test_matches_the_keras_graph_run_in_numpy(predictor, keras_file, faces):
         assert np.allclose(ours_in_fer_order, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("size, expected", [(60, 30), (15, 8), (8, 4)])
+@pytest.mark.parametrize(("size", "expected"), [(60, 30), (15, 8), (8, 4)])
 def test_same_max_pool_sizes_like_tensorflow(size, expected):
     assert max_pool_same(torch.zeros(1, 1, size, size)).shape[-1] == expected
 
@@ -142,7 +142,9 @@ def test_preprocessing_follows_fer_with_opencv(predictor, photos_rgb):
     ours = predictor.preprocessor.pixels([rgb])[0, 0].numpy()
     assert np.abs(ours - expected).max() <= 1
     normalised = predictor.preprocess([rgb])
-    assert normalised.shape == (1, 1, 64, 64) and normalised.min() >= -1 and normalised.max() <= 1
+    assert normalised.shape == (1, 1, 64, 64)
+    assert normalised.min() >= -1
+    assert normalised.max() <= 1
 
 
 def test_clear_smiles_are_happiness(predictor, found):
@@ -157,12 +159,15 @@ def test_clear_smiles_are_happiness(predictor, found):
 
 def test_answers_are_probabilities_in_our_label_order(predictor, faces):
     probabilities = predictor.predict(predictor.preprocess(faces["astronaut.png"]))
-    assert probabilities.dtype == torch.float32 and probabilities.shape == (1, 7)
+    assert probabilities.dtype == torch.float32
+    assert probabilities.shape == (1, 7)
     assert torch.allclose(probabilities.sum(dim=1), torch.ones(1))
-    assert predictor.info.labels[1] == "Happiness" and predictor.info.family == "mini-xception"
+    assert predictor.info.labels[1] == "Happiness"
+    assert predictor.info.family == "mini-xception"
 
 
-def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(predictor, tmp_path):
+@pytest.mark.usefixtures("predictor")
+def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(tmp_path):
     assert isinstance(
         load_predictor(str(MODEL_STORE / "mini-xception"), MODEL_STORE, "cpu", "auto"), MiniXceptionPredictor
     )
@@ -171,7 +176,8 @@ def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(pr
     assert resolve_model_dir("auto", tmp_path) == tmp_path / "mini-xception"
 
 
-def test_fetch_is_idempotent(predictor):
+@pytest.mark.usefixtures("predictor")
+def test_fetch_is_idempotent():
     assert {r.name: r.status for r in fetch_weights(MODEL_STORE, names=REQUIRED)} == {
         "retinaface-mobilenet": "present",
         "mini-xception": "present",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -27,7 +28,8 @@ def test_tiny_spec_matches_reference_architecture(tiny_dir, expected):
 def test_empty_architecture_defaults_to_motivnet_1b(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"name": "x"}))
     spec = load_model_spec(tmp_path)
-    assert spec.architecture.mlp_hidden == 6144 and spec.architecture.decoder_embedding == 1152
+    assert spec.architecture.mlp_hidden == 6144
+    assert spec.architecture.decoder_embedding == 1152
 
 
 @pytest.mark.parametrize(
@@ -41,10 +43,10 @@ def test_empty_architecture_defaults_to_motivnet_1b(tmp_path):
 )
 def test_bad_model_json_names_the_problem(tmp_path, content, fragment):
     (tmp_path / "model.json").write_text(content)
-    with pytest.raises(ModelSpecError, match=fragment.replace("[", r"\[")):
+    with pytest.raises(ModelSpecError, match=re.escape(fragment)):
         load_model_spec(tmp_path)
 
 
 def test_missing_model_json(tmp_path):
-    with pytest.raises(ModelSpecError, match="needs a model.json"):
+    with pytest.raises(ModelSpecError, match=r"needs a model\.json"):
         load_model_spec(tmp_path)
