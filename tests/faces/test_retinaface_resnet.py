@@ -52,7 +52,10 @@ def _package_faces(network: torch.nn.Module, image: torch.Tensor) -> list[dict]:
 def _assert_matches_package(ours: list[Face], theirs: list[dict]) -> None:
     assert len(ours) == len(theirs) > 3
     for face, expected in zip(ours, theirs):
-        assert np.array_equal(np.floor(np.array(face.box) + 1e-4), np.array(expected["facial_area"]))
+        # The package floors its box to whole pixels; a coordinate within float error of a whole number may
+        # land on either side of it in the two computations.
+        box, floored = np.array(face.box), np.array(expected["facial_area"], dtype=float)
+        assert np.all((box > floored - 1e-3) & (box < floored + 1 + 1e-3)), (box, floored)
         assert face.score == pytest.approx(float(expected["score"]), abs=1e-6)
         for name, point in expected["landmarks"].items():
             assert face.landmarks[name] == pytest.approx([float(v) for v in point], abs=1e-3)
