@@ -25,7 +25,7 @@ def _detector_weights(bundled_weights):
 
 
 def tiny_settings(**overrides) -> Settings:
-    return Settings(model_dir=str(TINY_DIR), device="cpu", max_batch_size=4, **overrides)
+    return Settings(**{"model_dir": str(TINY_DIR), "device": "cpu", "max_batch_size": 4, **overrides})
 
 
 @asynccontextmanager
