@@ -56,7 +56,10 @@ class Gate:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "HELD_SERVER_GATE": str(self.folder)}
+        """The server's environment: the gate, and no warm-up or detector, which these tests never need
+        (they send whole images) and which would only slow each start."""
+        settings = {"MOTIVNET_WARMUP": "false", "MOTIVNET_DETECTOR": "none"}
+        return {**os.environ, **settings, "HELD_SERVER_GATE": str(self.folder)}
 
     def wait_batch(self, timeout_s: float = 60) -> int:
         """Blocks until a batch reaches the gate; returns its size."""
