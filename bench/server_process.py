@@ -42,7 +42,7 @@ class ServerProcess:
         output = log_path.open("w") if log_path else subprocess.PIPE
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, env=env)
 
-    def wait_listening(self, seconds: float = 60) -> None:
+    def wait_listening(self, seconds: float = 300) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -54,7 +54,7 @@ class ServerProcess:
                 time.sleep(0.05)
         raise AssertionError("server never listened")
 
-    def wait_ready(self, seconds: float = 60) -> None:
+    def wait_ready(self, seconds: float = 300) -> None:
         self.wait_listening(seconds)
         deadline = time.monotonic() + seconds
         while httpx.get(f"{self.url}/health/ready", timeout=5).status_code != 200:

@@ -56,12 +56,13 @@ class Gate:
 
     @property
     def env(self) -> dict[str, str]:
-        """The server's environment: the gate, and no warm-up or detector, which these tests never need
-        (they send whole images) and which would only slow each start."""
-        settings = {"MOTIVNET_WARMUP": "false", "MOTIVNET_DETECTOR": "none"}
+        """The server's environment: the gate; no warm-up or detector, which these tests never need (they
+        send whole images) and which would only slow each start; and a request deadline of ten minutes, so
+        only a test that sets its own deadline ever sees one pass."""
+        settings = {"MOTIVNET_WARMUP": "false", "MOTIVNET_DETECTOR": "none", "MOTIVNET_REQUEST_TIMEOUT_MS": "600000"}
         return {**os.environ, **settings, "HELD_SERVER_GATE": str(self.folder)}
 
-    def wait_batch(self, timeout_s: float = 60) -> int:
+    def wait_batch(self, timeout_s: float = 300) -> int:
         """Blocks until a batch reaches the gate; returns its size."""
         ready, _, _ = select.select([self._entered], [], [], timeout_s)
         assert ready, "no batch reached the gate"
