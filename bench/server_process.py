@@ -25,17 +25,24 @@ def free_port() -> int:
 
 class ServerProcess:
     """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
-    --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return."""
+    --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return.
+    `module` and `env` let tests start it through a harness (tests/held_server.py)."""
 
-    def __init__(self, *options: str, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *options: str,
+        log_path: Path | None = None,
+        module: str = "service",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "service", "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
+        command = [sys.executable, "-m", module, "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
         command += ["--port", str(self.port), *options]
         output = log_path.open("w") if log_path else subprocess.PIPE
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, env=env)
 
-    def wait_listening(self, seconds: float = 60) -> None:
+    def wait_listening(self, seconds: float = 300) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -47,7 +54,7 @@ class ServerProcess:
                 time.sleep(0.05)
         raise AssertionError("server never listened")
 
-    def wait_ready(self, seconds: float = 60) -> None:
+    def wait_ready(self, seconds: float = 300) -> None:
         self.wait_listening(seconds)
         deadline = time.monotonic() + seconds
         while httpx.get(f"{self.url}/health/ready", timeout=5).status_code != 200:

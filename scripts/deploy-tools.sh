@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the linters that tests/deploy uses (promtool, docker compose, hadolint) into .out/deploy-tools/bin;
-# `make test` puts that folder on PATH. A tool that cannot be had prints a SKIP line and its tests skip.
+# `make test` puts that folder on PATH. A tool that cannot be had prints a SKIP line; its tests then fail
+# (only CUDA tests may skip: tests/skip_policy.py).
 # No Docker engine or cluster is needed. Always exits 0: the tests, not this script, judge the files.
 set -uo pipefail
 cd "$(dirname "$0")/.."

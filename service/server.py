@@ -2,13 +2,15 @@
 
 On the first SIGTERM or SIGINT the service stops taking work (ready and /predict answer 503), finishes
 every face already queued, and only then lets uvicorn close connections and exit. A second signal exits
-at once.
+at once: the process ends there, abandoning queued faces and open connections, because a batch that never
+finishes (a hung GPU) would otherwise hold both uvicorn's shutdown and the worker thread's join forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from types import FrameType
 
 import uvicorn
@@ -34,7 +36,11 @@ class DrainingServer(uvicorn.Server):
         await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.state.draining or self.loop is None:
+        if self.state.draining:
+            log.warning("signal %s during the drain: exiting now, abandoning queued work", sig)
+            logging.shutdown()
+            os._exit(128 + sig)
+        if self.loop is None:
             super().handle_exit(sig, frame)
             return
         self.state.draining = True

@@ -12,6 +12,8 @@ from PIL import Image
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # every test starts a Python process that imports torch
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(

@@ -12,6 +12,8 @@ from bench.server_process import ServerProcess
 from service.client import AsyncMotivNetClient, ClientError, MotivNetClient
 from tests.test_cli import run_cli
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture(scope="module")
 def server(bundled_weights):  # noqa: ARG001 - the server needs the weights in place

@@ -23,3 +23,15 @@ def test_every_setting_has_a_readme_row_with_its_default():
             f"{variable}: README says {rows[variable]}, code {shown}"
         )
     assert set(rows) == {f"MOTIVNET_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_every_error_row_is_tested_through_http():
+    """Each code in the README's error table is asserted on a real answer by some HTTP-level test."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Errors", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", table, re.MULTILINE)
+    assert len(rows) >= 10, "the error table moved; update this test"
+    http_tests = [ROOT / "tests" / "test_server.py", *(ROOT / "tests" / "api").glob("test_*.py")]
+    source = "\n".join(path.read_text() for path in http_tests)
+    for status, code in rows:
+        assert re.search(rf'{status}, "{code}"', source), f"no HTTP test asserts {status} {code}"

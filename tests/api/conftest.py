@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,7 +26,7 @@ def _detector_weights(bundled_weights):
 
 
 def tiny_settings(**overrides) -> Settings:
-    return Settings(model_dir=str(TINY_DIR), device="cpu", max_batch_size=4, **overrides)
+    return Settings(**{"model_dir": str(TINY_DIR), "device": "cpu", "max_batch_size": 4, **overrides})
 
 
 @asynccontextmanager
@@ -39,9 +40,9 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def wait_ready(client: httpx.AsyncClient, seconds: float = 30) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if (await client.get("/health/ready")).status_code == 200:
-            return
+async def wait_ready(client: httpx.AsyncClient, seconds: float = 120) -> None:
+    """Polls readiness; the deadline guards a stall (loading and warm-up take seconds on busy cores)."""
+    give_up = time.monotonic() + seconds
+    while (await client.get("/health/ready")).status_code != 200:
+        assert time.monotonic() < give_up, "server never became ready"
         await asyncio.sleep(0.05)
-    raise AssertionError("server never became ready")

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import json
+import shutil
+import time
+from pathlib import Path
 
+import httpx
+import pytest
+import torch
+
+from service.app import create_app
 from tests.api.conftest import serving, tiny_settings
-from tests.conftest import encode
+from tests.conftest import TINY_DIR, encode
 
 pytestmark = pytest.mark.anyio
+PNG = {"content-type": "image/png"}
 
 
-def _assert_error(response, status: int, code: str) -> None:
+def _assert_error(response, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert body["error"]["code"] == code
     assert body["error"]["message"]
+    return body["error"]["message"]
 
 
 async def _still_serving(client, face_png) -> None:
@@ -92,3 +103,48 @@ async def test_one_bad_file_among_good_names_it(face_png):
         response = await client.post("/predict", files=files)
         _assert_error(response, 415, "unsupported_image")
         assert "bad.png" in response.json()["error"]["message"]
+
+
+async def test_multipart_without_a_boundary_is_bad_request(face_png):
+    async with serving(tiny_settings()) as client:
+        response = await client.post("/predict", content=b"--x\r\n", headers={"content-type": "multipart/form-data"})
+        _assert_error(response, 400, "bad_request")
+        await _still_serving(client, face_png)
+
+
+def _tiny_copy(folder: Path, state: dict[str, torch.Tensor] | bytes) -> Path:
+    """The tiny model's folder with another checkpoint in it."""
+    folder.mkdir()
+    shutil.copy(TINY_DIR / "model.json", folder / "model.json")
+    checkpoint = folder / json.loads((TINY_DIR / "model.json").read_text())["checkpoint"]
+    if isinstance(state, bytes):
+        checkpoint.write_bytes(state)
+    else:
+        torch.save(state, checkpoint)
+    return folder
+
+
+async def test_non_finite_output_is_inference_failed(tmp_path, face_png):
+    state = torch.load(TINY_DIR / "tiny_motivnet.pth", weights_only=True)
+    bias = next(key for key in state if key.endswith("duplicate_pooling_bias"))
+    state[bias] = torch.full_like(state[bias], float("nan"))
+    async with serving(tiny_settings(model_dir=str(_tiny_copy(tmp_path / "nan", state)))) as client:
+        response = await client.post("/predict?detect=false", content=face_png.read_bytes(), headers=PNG)
+        _assert_error(response, 422, "inference_failed")
+        assert "non-finite" in response.json()["error"]["message"]
+
+
+async def test_a_model_that_fails_to_load_says_so_on_ready_and_predict(tmp_path, face_png):
+    settings = tiny_settings(model_dir=str(_tiny_copy(tmp_path / "broken", b"not a checkpoint")))
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            give_up = time.monotonic() + 60
+            while (ready := await client.get("/health/ready")).json()["error"]["message"] == "loading":
+                assert time.monotonic() < give_up, "the model never finished loading"
+                await asyncio.sleep(0.01)
+            _assert_error(ready, 503, "not_ready")
+            assert ready.json()["error"]["message"] == "failed"
+            response = await client.post("/predict?detect=false", content=face_png.read_bytes(), headers=PNG)
+            assert "model failed to load" in _assert_error(response, 503, "not_ready")

@@ -17,7 +17,7 @@ from service import app as app_module
 from service.config import Settings
 
 TINY = REPO / "model_store" / "motivnet-tiny"
-READY_WAIT_SECONDS = 30.0
+READY_WAIT_SECONDS = 120.0  # a stall guard, not a margin: loading takes seconds on busy cores
 
 
 def tiny_settings() -> Settings:

@@ -45,6 +45,7 @@ def _eye_line_degrees(face: Face) -> float:
     return math.degrees(math.atan2(ly - ry, lx - rx))
 
 
+@pytest.mark.slow
 def test_alignment_levels_the_eyes_of_a_tilted_face(mobilenet, photo_files):
     """Tilt a face by 20 degrees: in its aligned crop the detector finds the eyes (nearly) level again.
 

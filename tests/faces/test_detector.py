@@ -187,6 +187,7 @@ def test_face_counts_are_exact_and_boxes_overlap_hand_measured_ones(mobilenet, p
     assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(REFERENCE))
 def test_matches_the_reference_implementation(mobilenet, photos, name):
     faces = mobilenet.detect([photos[name]])[0]

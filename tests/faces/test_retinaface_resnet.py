@@ -18,6 +18,8 @@ from service.faces import DetectorSettings, Face
 from service.faces.detector import InputScale, RetinaFaceDetector
 from service.faces.retinaface_resnet import ResNetBackend, build_resnet_network, load_resnet_backend
 
+pytestmark = pytest.mark.slow
+
 THRESHOLD = 0.6
 # Without upscaling and with images under 1024 pixels, both sides run the network at the original size.
 PACKAGE_SCALE = InputScale(short_side=1024, max_side=1980, upscale=False)
@@ -52,10 +54,10 @@ def _package_faces(network: torch.nn.Module, image: torch.Tensor) -> list[dict]:
 def _assert_matches_package(ours: list[Face], theirs: list[dict]) -> None:
     assert len(ours) == len(theirs) > 3
     for face, expected in zip(ours, theirs):
-        # The package floors its box to whole pixels; a coordinate within float error of a whole number may
-        # land on either side of it in the two computations.
-        box, floored = np.array(face.box), np.array(expected["facial_area"], dtype=float)
-        assert np.all((box > floored - 1e-3) & (box < floored + 1 + 1e-3)), (box, floored)
+        # The package truncates its box to whole pixels; ours keeps the fraction. A coordinate a hair under an
+        # integer (63.99994) may truncate either way, so compare within the landmarks' 1e-3 tolerance.
+        box, truncated = np.array(face.box), np.array(expected["facial_area"])
+        assert np.all((box > truncated - 1e-3) & (box < truncated + 1 + 1e-3)), (face.box, truncated)
         assert face.score == pytest.approx(float(expected["score"]), abs=1e-6)
         for name, point in expected["landmarks"].items():
             assert face.landmarks[name] == pytest.approx([float(v) for v in point], abs=1e-3)
