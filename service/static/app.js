@@ -3,7 +3,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// One colour per emotion (timelines) and one per face track (boxes), so the two never read as one.
 const PALETTE = ["#64748b", "#f59e0b", "#3b82f6", "#a855f7", "#14b8a6", "#65a30d", "#dc2626", "#db2777"];
+const TRACK_COLORS = ["#2563eb", "#e11d48", "#059669", "#7c3aed", "#ea580c", "#0891b2", "#4d7c0f"];
 const KEY_STORE = "motivnet-api-key";
 let labels = [];
 
@@ -64,6 +66,7 @@ async function loadModel() {
   if (!response.ok) throw new Error(await failureMessage(response));
   const model = (await response.json()).models[0];
   labels = model.labels;
+  showLegend();
   $("model").textContent = `${model.name} on ${model.device} · ${labels.join(", ")}`;
   clearError();
 }
@@ -90,16 +93,19 @@ function drawFaces(canvas, video, faces) {
   for (const face of faces) {
     if (!face.box) continue;
     const [x1, y1, x2, y2] = face.box;
-    const color = PALETTE[(face.track_id ?? 0) % PALETTE.length];
+    const color = TRACK_COLORS[(face.track_id ?? 0) % TRACK_COLORS.length];
     const text = face.track_id === undefined ? faceTitle(face) : `#${face.track_id} ${faceTitle(face)}`;
     ctx.strokeStyle = color;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     const width = ctx.measureText(text).width + 8;
     const height = parseInt(ctx.font, 10) + 4;
+    // Above the box, kept inside the picture: below its top edge when the face is at the top.
+    const left = Math.max(0, Math.min(x1, canvas.width - width));
+    const top = y1 >= height ? y1 - height : y1;
     ctx.fillStyle = color;
-    ctx.fillRect(x1, y1 - height, width, height);
+    ctx.fillRect(left, top, width, height);
     ctx.fillStyle = "#fff";
-    ctx.fillText(text, x1 + 4, y1 - 2);
+    ctx.fillText(text, left + 4, top + height - 2);
   }
   canvas.dataset.faces = String(faces.length);
 }
@@ -243,7 +249,7 @@ async function analyseVideo(file) {
   clearError();
   Object.assign(video, { frames: [], summary: null, duration: 0 });
   $("video-timelines").replaceChildren();
-  for (const id of ["video-summary", "video-downloads"]) $(id).hidden = true;
+  for (const id of ["video-summary", "video-downloads", "video-legend"]) $(id).hidden = true;
   const player = $("video-player");
   player.src = URL.createObjectURL(file);
   $("video-stage").hidden = false;
@@ -306,6 +312,8 @@ function drawVideoOverlay() {
   const player = $("video-player");
   const frame = frameAt(player.currentTime);
   drawFaces($("video-overlay"), player, frame ? frame.faces : []);
+  $("video-overlay").dataset.frame = frame ? String(frame.frame) : "";
+  if (video.frames.length) drawTimelines();
 }
 
 function followPlayback() {
@@ -335,34 +343,41 @@ function scheduleTimelines() {
   });
 }
 
+// Every track's timeline, with a cursor at the playback time.
 function drawTimelines() {
   const end = Math.max(video.duration * 1000, ...video.frames.map((frame) => frame.time_ms), 1);
   const box = $("video-timelines");
+  const cursor = $("video-player").currentTime * 1000;
+  $("video-legend").hidden = false;
   for (const [trackId, points] of trackSeries()) {
     let canvas = box.querySelector(`canvas[data-track="${trackId}"]`);
     if (!canvas) canvas = box.appendChild(timelineBlock(trackId)).querySelector("canvas");
-    plotTrack(canvas, points, end);
+    plotTrack(canvas, points, end, cursor);
   }
 }
 
 function timelineBlock(trackId) {
   const block = element("div", "timeline");
-  block.append(element("h4", "", `Track #${trackId}`));
+  const title = element("h4", "", `Track #${trackId}`);
+  title.style.color = TRACK_COLORS[trackId % TRACK_COLORS.length];
   const canvas = element("canvas");
   canvas.dataset.track = String(trackId);
-  const legend = element("div", "legend");
-  labels.forEach((label, index) => {
+  block.append(title, canvas);
+  return block;
+}
+
+function showLegend() {
+  const keys = labels.map((label, index) => {
     const key = element("span", "", label);
     const swatch = element("i");
     swatch.style.background = PALETTE[index % PALETTE.length];
     key.prepend(swatch);
-    legend.append(key);
+    return key;
   });
-  block.append(canvas, legend);
-  return block;
+  $("video-legend").replaceChildren(...keys);
 }
 
-function plotTrack(canvas, points, endMs) {
+function plotTrack(canvas, points, endMs, cursorMs) {
   canvas.width = canvas.clientWidth || 800;
   canvas.height = canvas.clientHeight || 90;
   const ctx = canvas.getContext("2d");
@@ -377,6 +392,12 @@ function plotTrack(canvas, points, endMs) {
     points.forEach((point, i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, x(point.t), y(point.p[label])));
     ctx.stroke();
   });
+  ctx.strokeStyle = "#1d2430";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(x(cursorMs), 0);
+  ctx.lineTo(x(cursorMs), canvas.height);
+  ctx.stroke();
   canvas.dataset.points = String(points.length);
 }
 

@@ -7,6 +7,7 @@ the same pictures also replace the README's docs/screenshots/*.png.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import tempfile
@@ -93,11 +94,15 @@ def group_photo() -> Path:
 
 
 def save_screenshot(driver, name: str) -> Path:
-    """Into the test artefacts, and into the README's pictures when REFRESH_SCREENSHOTS=1."""
+    """The whole page, into the test artefacts, and into the README's pictures when REFRESH_SCREENSHOTS=1."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTEFACTS / f"{name}.png"
-    driver.execute_script("window.scrollTo(0, 0)")
-    driver.save_screenshot(str(path))
+    width, height = driver.execute_script(
+        "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]"
+    )
+    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip})
+    path.write_bytes(base64.b64decode(shot["data"]))
     if os.environ.get("REFRESH_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, SCREENSHOTS / path.name)

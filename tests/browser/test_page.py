@@ -99,7 +99,7 @@ def test_photos_show_one_box_and_label_per_face_as_the_api_answers(server, open_
 
 @AWAITS_VIDEO_ENDPOINTS
 def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_browser, group_photo, tmp_path):
-    clip = write_webm(tmp_path / "pan.webm", pan(group_photo, (640, 360), 45), fps=15)
+    clip = write_webm(tmp_path / "pan.webm", pan(group_photo, (640, 360), 30), fps=15)
     lines = api_video_lines(server.url, clip, fps=5)
     frames, summary = [line for line in lines if "frame" in line], lines[-1]["summary"]
     driver = open_browser()
@@ -117,7 +117,8 @@ def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_bro
     assert points == {str(track["track_id"]): track["frames"] for track in summary["tracks"]}
     middle = frames[len(frames) // 2]
     driver.execute_script(f"document.getElementById('video-player').currentTime = {middle['time_ms'] / 1000}")
-    wait_for(driver, f"document.getElementById('video-overlay').dataset.faces === '{len(middle['faces'])}'")
+    overlay = "document.getElementById('video-overlay').dataset"
+    wait_for(driver, f"{overlay}.frame === '{middle['frame']}' && {overlay}.faces === '{len(middle['faces'])}'")
     csv_rows = driver.execute_script("return videoCsv().trim().split('\\n').length")
     assert csv_rows == 1 + sum(len(frame["faces"]) for frame in frames)
     save_screenshot(driver, "video")
