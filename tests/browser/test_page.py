@@ -97,6 +97,18 @@ def test_photos_show_one_box_and_label_per_face_as_the_api_answers(server, open_
     assert console_errors(driver) == []
 
 
+def test_a_refused_upload_shows_the_apis_own_words(server, open_browser, tmp_path):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("these are words, not a photo")
+    with notes.open("rb") as body:
+        refused = httpx.post(f"{server.url}/predict", files={"file": (notes.name, body, "image/jpeg")}, timeout=30)
+    assert refused.status_code == 415
+    driver = open_browser()
+    open_page(driver, server.url)
+    driver.find_element("id", "photo-input").send_keys(str(notes))
+    assert wait_for(driver, VISIBLE_ERROR) == refused.json()["error"]["message"]
+
+
 @AWAITS_VIDEO_ENDPOINTS
 def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_browser, group_photo, tmp_path):
     clip = write_webm(tmp_path / "pan.webm", pan(group_photo, (640, 360), 30), fps=15)
@@ -127,7 +139,8 @@ def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_bro
 
 @AWAITS_VIDEO_ENDPOINTS
 def test_webcam_streams_frames_and_draws_live_boxes(server, open_browser, group_photo, tmp_path):
-    camera = write_y4m(tmp_path / "camera.y4m", pan(group_photo, (640, 480), 30), fps=15)
+    there = pan(group_photo, (640, 480), 30)
+    camera = write_y4m(tmp_path / "camera.y4m", there + there[::-1], fps=10)  # 6 s there and back, looped
     driver = open_browser(
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
