@@ -10,20 +10,22 @@ from service.api.page import STATIC
 from tests.api.conftest import serving, tiny_settings
 
 pytestmark = pytest.mark.anyio
+STATIC_FILES = sorted(str(path.relative_to(STATIC)) for path in STATIC.rglob("*.*") if path.name != "index.html")
 
 
 async def test_page_and_its_files_are_served_under_a_strict_policy():
     async with serving(tiny_settings()) as client:
         page = await client.get("/")
-        script, style, icon = [await client.get(f"/static/{name}") for name in ("app.js", "app.css", "favicon.svg")]
+        files = {path: await client.get(f"/static/{path}") for path in STATIC_FILES}
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "script-src 'self';" in policy and "connect-src 'self';" in policy
     assert "unsafe" not in policy
     assert page.headers["x-content-type-options"] == "nosniff"
-    assert [r.status_code for r in (script, style, icon)] == [200, 200, 200]
-    assert "javascript" in script.headers["content-type"] and script.text == (STATIC / "app.js").read_text()
-    assert style.headers["content-type"].startswith("text/css")
+    assert {path: response.status_code for path, response in files.items()} == dict.fromkeys(STATIC_FILES, 200)
+    assert all(files[path].text == (STATIC / path).read_text() for path in STATIC_FILES)
+    assert all("javascript" in files[path].headers["content-type"] for path in STATIC_FILES if path.endswith(".js"))
+    assert files["app.css"].headers["content-type"].startswith("text/css")
 
 
 def test_page_has_no_inline_code_that_the_policy_would_block():
@@ -36,7 +38,7 @@ def test_page_has_no_inline_code_that_the_policy_would_block():
 async def test_demo_false_leaves_only_the_api():
     async with serving(tiny_settings(demo=False)) as client:
         page = await client.get("/")
-        script = await client.get("/static/app.js")
+        script = await client.get("/static/js/main.js")
         ready = await client.get("/health/ready")
     assert page.status_code == 404 and page.json()["error"]["code"] == "not_found"
     assert script.status_code == 404

@@ -25,15 +25,16 @@ AWAITS_VIDEO_ENDPOINTS = pytest.mark.xfail(
 VISIBLE_ERROR = "(e => e.hidden ? null : e.textContent)(document.getElementById('error'))"
 
 
-def wait_for(driver, expression: str, seconds: float = 60):
+def wait_for(driver, expression: str, seconds: float = 60, error_fails: bool = True):
     """Polls a JavaScript expression until it is truthy; fails at once when the page shows an error instead."""
     deadline = time.monotonic() + seconds
-    while not (value := driver.execute_script(f"return {expression}")):
-        error = driver.execute_script(f"return {VISIBLE_ERROR}")
+    while True:
+        error = driver.execute_script(f"return {VISIBLE_ERROR}") if error_fails else None
         assert error is None, f"the page shows an error: {error}"
+        if value := driver.execute_script(f"return {expression}"):
+            return value
         assert time.monotonic() < deadline, f"timed out after {seconds} s waiting for {expression}"
         time.sleep(0.05)
-    return value
 
 
 def console_errors(driver) -> list[dict]:
@@ -47,6 +48,16 @@ def open_page(driver, url: str) -> None:
 
 def show_mode(driver, mode: str) -> None:
     driver.find_element("css selector", f"[data-mode='{mode}']").click()
+
+
+def downloaded(folder: Path, name: str, seconds: float = 30):
+    """A file the page saved (a JSON one parsed), once Chromium has finished writing it."""
+    path = folder / name
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{name} was not downloaded"
+        time.sleep(0.05)
+    return json.loads(path.read_text()) if name.endswith(".json") else path.read_text()
 
 
 def api_video_lines(url: str, clip: Path, fps: int) -> list[dict]:
@@ -106,7 +117,7 @@ def test_a_refused_upload_shows_the_apis_own_words(server, open_browser, tmp_pat
     driver = open_browser()
     open_page(driver, server.url)
     driver.find_element("id", "photo-input").send_keys(str(notes))
-    assert wait_for(driver, VISIBLE_ERROR) == refused.json()["error"]["message"]
+    assert wait_for(driver, VISIBLE_ERROR, error_fails=False) == refused.json()["error"]["message"]
 
 
 @AWAITS_VIDEO_ENDPOINTS
@@ -131,8 +142,16 @@ def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_bro
     driver.execute_script(f"document.getElementById('video-player').currentTime = {middle['time_ms'] / 1000}")
     overlay = "document.getElementById('video-overlay').dataset"
     wait_for(driver, f"{overlay}.frame === '{middle['frame']}' && {overlay}.faces === '{len(middle['faces'])}'")
-    csv_rows = driver.execute_script("return videoCsv().trim().split('\\n').length")
-    assert csv_rows == 1 + sum(len(frame["faces"]) for frame in frames)
+    downloads = tmp_path / "downloads"
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.find_element("id", "video-csv").click()
+    driver.find_element("id", "video-json").click()
+    saved = downloaded(downloads, "motivnet-video.json")
+    assert [(f["frame"], len(f["faces"])) for f in saved["frames"]] == [(f["frame"], len(f["faces"])) for f in frames]
+    assert [t["track_id"] for t in saved["summary"]["tracks"]] == [t["track_id"] for t in summary["tracks"]]
+    csv_rows = downloaded(downloads, "motivnet-video.csv").splitlines()
+    assert csv_rows[0].startswith("frame,time_ms,track_id,x1,y1,x2,y2,score,label,Neutral,Happiness,")
+    assert len(csv_rows) == 1 + sum(len(frame["faces"]) for frame in frames)
     save_screenshot(driver, "video")
     assert console_errors(driver) == []
 
