@@ -51,7 +51,7 @@ def chromium() -> tuple[str, str]:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(bundled_weights) -> Iterator[ServerProcess]:
     """The service with the bundled mini-Xception model (real emotions, fast on a CPU) and face detection."""
     with ServerProcess("--model-dir", str(MODEL_STORE / "mini-xception")) as process:
