@@ -75,7 +75,7 @@ function faceBox(face, index, width, height) {
 
 function faceCard(face, index) {
   const card = element("div", "face-card");
-  card.append(element("h4", "", `Face ${index + 1}: ${faceTitle(face)}`));
+  card.append(element("h4", "", `${index + 1}. ${faceTitle(face)}`));
   for (const [label, probability] of Object.entries(face.probabilities)) {
     const row = element("div", "bar");
     const fill = element("i");
