@@ -2,8 +2,8 @@
 
 export const $ = (id) => document.getElementById(id);
 
-// What /v1/models says about the served model; filled in by main.js before anything is analysed.
-export const model = { name: "", labels: [] };
+// The served model's labels (from /v1/models), in the order its probabilities come; main.js fills them in.
+export const model = { labels: [] };
 
 export function apiKey() {
   return $("api-key").value.trim();

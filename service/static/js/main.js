@@ -19,7 +19,7 @@ async function loadModel() {
   }
   if (!response.ok) throw new Error(await failureMessage(response));
   const served = (await response.json()).models[0];
-  Object.assign(model, { name: served.name, labels: served.labels });
+  model.labels = served.labels;
   showLegend();
   $("model").textContent = `${served.name} on ${served.device} · ${served.labels.join(", ")}`;
   clearError();
