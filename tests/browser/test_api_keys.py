@@ -13,7 +13,8 @@ from selenium.webdriver.common.keys import Keys
 
 from bench.server_process import ServerProcess
 from tests.browser.page import MODEL_SHOWN, VISIBLE_ERROR, console_errors, wait_for
-from tests.conftest import MODEL_STORE
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 AWAITS_API_KEYS = pytest.mark.xfail(
     strict=True, reason="awaits issue 11 (MOTIVNET_API_KEYS); delete this mark when it is merged"
@@ -24,7 +25,7 @@ KEY = "page-test-key"
 @AWAITS_API_KEYS
 def test_the_page_asks_for_a_key_keeps_it_and_works_with_it(open_browser, group_photo, bundled_weights, monkeypatch):
     monkeypatch.setenv("MOTIVNET_API_KEYS", KEY)
-    with ServerProcess("--model-dir", str(MODEL_STORE / "mini-xception")) as server:
+    with ServerProcess("--model-dir", str(bundled_weights / "mini-xception")) as server:
         server.wait_ready()
         driver = open_browser()
         driver.get(f"{server.url}/")

@@ -12,6 +12,8 @@ from selenium.webdriver import ActionChains
 from tests.browser.conftest import save_screenshot
 from tests.browser.page import VISIBLE_ERROR, console_errors, open_page, wait_for
 
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
 
 def shown_boxes(driver) -> list[list]:
     """Each face box on the page: its label text, then left, top, width, height in % of the picture."""
@@ -36,7 +38,8 @@ def test_photos_show_one_box_and_label_per_face_as_the_api_answers(server, open_
     driver.find_element("id", "photo-input").send_keys(str(group_photo))
     wait_for(driver, "document.querySelectorAll('#photo-results .result').length === 1")
     shown = shown_boxes(driver)
-    assert len(faces) == 5 and len(shown) == len(faces)
+    assert len(faces) == 5
+    assert len(shown) == len(faces)
     for index, (face, (text, *place)) in enumerate(zip(faces, shown)):
         x1, y1, x2, y2 = face["box"]
         assert text == f"{index + 1} {face['label']}"

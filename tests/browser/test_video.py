@@ -17,6 +17,8 @@ from tests.browser.clips import pan, write_webm
 from tests.browser.conftest import save_screenshot
 from tests.browser.page import console_errors, downloaded, open_page, show_mode, wait_for
 
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
 AWAITS_VIDEO_ENDPOINT = pytest.mark.xfail(
     strict=True, reason="awaits issue 14 (POST /v1/video); delete this mark when it is merged"
 )
