@@ -25,8 +25,10 @@ serve: weights
 
 # Deployment linters (promtool, docker compose, hadolint) land in .out/deploy-tools/bin. Only CUDA tests may
 # skip: any other skip fails the run (tests/skip_policy.py). Coverage of service/, lines and branches, at the end.
+# Debian's chromium and chromium-driver, for the demo page's browser tests (tests/browser), come from apt-get.
 test: weights
 	PYTHON=$(PY) bash scripts/deploy-tools.sh
+	bash scripts/browser-tools.sh
 	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q --cov --cov-report=term
 
 # The quick loop while editing: no real server processes, nothing marked slow, no coverage.

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from service.api import health, models, predict
 from service.api.errors import install_error_handlers
 from service.api.middleware import RequestMetricsMiddleware
+from service.api.page import install_page
 from service.config import Settings
 from service.engine import Engine
 from service.metrics import Metrics
@@ -61,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(models.router)
+    if settings.demo:
+        install_page(app)
     install_error_handlers(app)
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.service.metrics)
     return app

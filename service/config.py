@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     compile: bool = Field(
         False, description="torch.compile the model: more throughput on CUDA, a slower start (see docs/performance.md)."
     )
+    demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
 
     def detector_settings(self) -> DetectorSettings:
