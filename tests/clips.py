@@ -38,13 +38,14 @@ def encode(
     codec: str = "libx264",
     rate: int = 25,
     pix_fmt: str = "yuv420p",
+    muxer_options: dict[str, str] | None = None,
     **options: str,
 ) -> bytes:
     """The views as a video file, in memory (x264 at its fastest preset: tests make many clips)."""
     if codec == "libx264":
         options = {"preset": "ultrafast", **options}
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container) as output:
+    with av.open(buffer, "w", format=container, options=muxer_options or {}) as output:
         stream = output.add_stream(codec, rate=rate, options=options)
         stream.height, stream.width = views[0].shape[:2]
         stream.pix_fmt = pix_fmt

@@ -36,12 +36,8 @@ async def video_lines(
     stack = AsyncExitStack()
     try:
         file = await stack.enter_async_context(spooled_video(request, settings.max_video_bytes))
-        limits = VideoLimits(settings.max_video_seconds, settings.max_frame_pixels)
-        reader = await asyncio.to_thread(VideoReader, file, limits)
-        pacing = Pacing(
-            settings.video_frames_in_flight, settings.request_timeout_ms / 1000, settings.detector_score_threshold
-        )
-        lines = VideoAnalysis(engine, reader, options, pacing, metrics).lines()
+        reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
+        lines = VideoAnalysis(engine, reader, options, Pacing.of(settings), metrics).lines()
         stack.push_async_callback(lines.aclose)
         first = await anext(lines)
     except BaseException:

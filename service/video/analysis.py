@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from service.config import Settings
 from service.engine import Engine
 from service.metrics import Metrics
 from service.results import FacePrediction
@@ -43,6 +44,12 @@ class Pacing:
     frames_in_flight: int
     frame_timeout_s: float
     min_score: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Pacing:
+        return cls(
+            settings.video_frames_in_flight, settings.request_timeout_ms / 1000, settings.detector_score_threshold
+        )
 
 
 class VideoAnalysis:

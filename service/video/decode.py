@@ -15,6 +15,7 @@ import av
 import numpy as np
 import torch
 
+from service.config import Settings
 from service.errors import (
     CorruptVideoError,
     FrameTooLargeError,
@@ -31,6 +32,10 @@ SUPPORTED = "MP4, MOV, WebM, MKV, AVI or animated GIF"
 class VideoLimits:
     max_seconds: float
     max_frame_pixels: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> VideoLimits:
+        return cls(settings.max_video_seconds, settings.max_frame_pixels)
 
 
 @dataclass(frozen=True)
