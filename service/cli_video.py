@@ -36,18 +36,19 @@ def cmd_predict_video(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _offline(args: argparse.Namespace, settings: Settings) -> int:
-    """The server's pipeline without a server: the same decoding window, engine limits and tracker."""
-    metrics = Metrics(settings.max_batch_size)
-    engine = await Engine.start(settings, metrics, warm=False)
+    """The server's pipeline without a server: the same decoding window, engine limits and tracker. The video
+    is opened (and refused, if it must be) before the model loads."""
     options = VideoOptions(fps=args.fps, detect=not args.no_detect, max_faces=None, smoothing=0.0)
     status = 0
-    try:
-        with Path(args.video).open("rb") as file:
-            reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
+    with Path(args.video).open("rb") as file:
+        reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
+        metrics = Metrics(settings.max_batch_size)
+        engine = await Engine.start(settings, metrics, warm=False)
+        try:
             async for line in VideoAnalysis(engine, reader, options, Pacing.of(settings), metrics).lines():
                 status = _print_line(line, args.json) or status
-    finally:
-        await engine.drain()
+        finally:
+            await engine.drain()
     return status
 
 

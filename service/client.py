@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -62,8 +63,9 @@ def _config_message(config: dict[str, Any] | None) -> str | None:
 class StreamSession:
     """A live session: `send(jpeg)` a frame, `receive()` its reply (one per frame, in order)."""
 
-    def __init__(self, connection: ClientConnection) -> None:
-        self.connection = connection
+    def __init__(self, url: str, max_message_bytes: int) -> None:
+        self._opened = ExitStack()
+        self.connection: ClientConnection = self._opened.enter_context(connect(url, max_size=max_message_bytes))
 
     def send(self, frame: bytes) -> None:
         self.connection.send(frame)
@@ -72,7 +74,7 @@ class StreamSession:
         return json.loads(self.connection.recv())
 
     def close(self) -> None:
-        self.connection.close()
+        self._opened.close()
 
     def __enter__(self) -> StreamSession:
         return self
@@ -129,7 +131,7 @@ class MotivNetClient:
 
     def stream(self, config: dict[str, Any] | None = None, max_message_bytes: int = 2**24) -> StreamSession:
         """A live session on `WS /v1/stream`, configured with `config` (detect, max_faces, smoothing)."""
-        session = StreamSession(connect(_ws_url(self.http), max_size=max_message_bytes))
+        session = StreamSession(_ws_url(self.http), max_message_bytes)
         if (message := _config_message(config)) is not None:
             session.connection.send(message)
         return session
