@@ -165,7 +165,7 @@ def _add_video_commands(commands) -> None:
     video.set_defaults(handler=cmd_video)
     video.add_argument("--clip-seconds", type=float, default=10.0, help="length of the 640x360 group clip")
     video.add_argument("--fps", type=float, default=5.0, help="frames sampled per second of video")
-    video.add_argument("--frames-in-flight", type=int, nargs="+", default=[1, 4], help="one server run each")
+    video.add_argument("--frames-in-flight", type=int, nargs="+", default=[1, 2, 4], help="one server run each")
     video.add_argument("--sharing", action="store_true", help="also measure a photo and a live frame during a video")
     video.add_argument("--sharing-clip-seconds", type=float, default=30.0)
     video.add_argument("--photos", type=int, default=30, help="photo requests per p50")

@@ -69,6 +69,7 @@ async def _session(websocket: WebSocket, engine: Engine, state: ServiceState) ->
     finally:
         if sender is not None:
             sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
         if session is not None:
             await session.close()
 

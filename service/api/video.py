@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from service.api.deps import EngineDep, StateDep
 from service.api.disconnect import unless_disconnected
@@ -53,9 +55,21 @@ async def video(
     lines = await video_lines(request, engine, state.settings, state.metrics, options)
     if "application/json" in request.headers.get("accept", "") and NDJSON not in request.headers.get("accept", ""):
         return JSONResponse(await unless_disconnected(request, one_document(lines)))
-    return StreamingResponse(_ndjson(with_error_line(lines)), media_type=NDJSON)
+    return ClosingStreamingResponse(_ndjson(with_error_line(lines)), media_type=NDJSON)
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """Closes its body when the response ends however it ends (finished, failed, client gone), so the video's
+    file, decoder thread and queued frames are released then, not whenever the garbage collector gets to it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[union-attr]
 
 
 async def _ndjson(lines: AsyncIterator[Line]) -> AsyncIterator[bytes]:
-    async for line in lines:
-        yield (json.dumps(line, separators=(",", ":")) + "\n").encode()
+    async with aclosing(lines):
+        async for line in lines:
+            yield (json.dumps(line, separators=(",", ":")) + "\n").encode()

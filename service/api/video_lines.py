@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 from typing import Any
 
 from fastapi import Request
@@ -56,8 +56,9 @@ async def _after(first: Line, lines: AsyncIterator[Line], stack: AsyncExitStack)
 async def with_error_line(lines: AsyncIterator[Line]) -> AsyncIterator[Line]:
     """The lines, and instead of an exception an `{"error": ...}` last line, since the status is already sent."""
     try:
-        async for line in lines:
-            yield line
+        async with aclosing(lines):
+            async for line in lines:
+                yield line
     except ServiceError as exc:
         yield {"error": {"code": exc.code, "message": exc.message}}
     except Exception:
@@ -68,8 +69,9 @@ async def with_error_line(lines: AsyncIterator[Line]) -> AsyncIterator[Line]:
 async def one_document(lines: AsyncIterator[Line]) -> dict[str, Any]:
     """The same content as one JSON document: `{"frames": [...], "summary": {...}}`."""
     frames = []
-    async for line in lines:
-        if "summary" in line:
-            return {"frames": frames, "summary": line["summary"]}
-        frames.append(line)
+    async with aclosing(lines):
+        async for line in lines:
+            if "summary" in line:
+                return {"frames": frames, "summary": line["summary"]}
+            frames.append(line)
     raise RuntimeError("video analysis ended without its summary")

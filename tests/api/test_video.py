@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 
 import httpx
 import numpy as np
@@ -161,28 +162,42 @@ async def test_a_failure_after_the_first_line_is_the_last_line():
     assert last["error"]["code"] == "video_too_long"
 
 
-async def test_first_line_leaves_before_the_video_is_analysed(clip):
-    """The client holds the first line (its send never returns); the video must not get further than its
-    window of frames in flight, so the line left before the last frame was decoded, whatever the speed."""
-    settings = mini_settings(video_frames_in_flight=2)
-    app = create_app(settings)
-    first_line, release = asyncio.Event(), asyncio.Event()
-    body_sent = False
+async def test_first_line_leaves_before_the_video_is_analysed_and_a_client_that_leaves_stops_it(clip):
+    """The client holds the first line (its send never returns): the video must get no further than its window
+    of frames in flight, so the line left before the last frame was decoded, whatever the machine's speed.
+    Then the client leaves: once the server has answered the disconnect, the decoder is gone and nothing
+    more was analysed."""
+    app = create_app(mini_settings(video_frames_in_flight=2))
+    first_line, leave, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    requests = iter([{"type": "http.request", "body": clip, "more_body": False}])
 
     async def receive() -> dict:
-        nonlocal body_sent
-        if not body_sent:
-            body_sent = True
-            return {"type": "http.request", "body": clip, "more_body": False}
-        await release.wait()
+        if (message := next(requests, None)) is not None:
+            return message
+        await leave.wait()
         return {"type": "http.disconnect"}
 
     async def send(message: dict) -> None:
         if message["type"] == "http.response.body" and message.get("body"):
             first_line.set()
-            await release.wait()
+            await never.wait()
 
-    scope = {
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            await wait_ready(client)
+            call = asyncio.create_task(app(_video_scope(), receive, send))
+            async with asyncio.timeout(60):
+                await first_line.wait()
+                held = _video_frames(await client.get("/metrics"))
+                leave.set()
+                await call
+                after = _video_frames(await client.get("/metrics"))
+    assert 1 <= held <= 3 < 75
+    assert after <= 3 and not [t for t in threading.enumerate() if t.name.startswith("video-decode")]
+
+
+def _video_scope() -> dict:
+    return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -196,14 +211,7 @@ async def test_first_line_leaves_before_the_video_is_analysed(clip):
         "client": ("127.0.0.1", 1),
         "server": ("test", 80),
     }
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            await wait_ready(client)
-            call = asyncio.create_task(app(scope, receive, send))
-            async with asyncio.timeout(60):
-                await first_line.wait()
-                metrics = (await client.get("/metrics")).text
-            release.set()
-            await asyncio.wait_for(call, 60)
-    analysed = float(re.search(r"^motivnet_video_frames_total (\S+)$", metrics, re.MULTILINE).group(1))
-    assert 1 <= analysed <= 3 < 75
+
+
+def _video_frames(response: httpx.Response) -> float:
+    return float(re.search(r"^motivnet_video_frames_total (\S+)$", response.text, re.MULTILINE).group(1))
