@@ -26,8 +26,8 @@ def free_port() -> int:
 
 class ServerProcess:
     """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
-    --device cuda --max-batch-size 1; `env` adds MOTIVNET_* settings); its output goes to `log_path`, or is
-    kept for `stop()` to return."""
+    --device cuda --max-batch-size 1; `env` adds variables, e.g. MOTIVNET_* settings); its output goes to
+    `log_path`, or is kept for `stop()` to return."""
 
     def __init__(self, *options: str, log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
