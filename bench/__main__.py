@@ -1,4 +1,4 @@
-"""`python -m bench raw|serve|compare`: measured numbers, printed as tables (and JSON with --json FILE)."""
+"""`python -m bench raw|serve|compare|video|stream`: measured numbers, printed as tables (and JSON with --json FILE)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import torch
 
 from bench.load import format_load, measure
 from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
-from bench.server_process import TINY_DIR, ServerProcess
+from bench.server_process import ROOT, TINY_DIR, ServerProcess
+from bench.video import analyse_clip, fair_sharing, format_sharing, format_stream, format_video, make_clip, run_streams
 
 DEFAULT_IMAGE = Path(__file__).parent / "data" / "astronaut.jpg"
 
@@ -121,6 +122,67 @@ def cmd_compare(args: argparse.Namespace) -> dict:
     }
 
 
+def _video_server(args: argparse.Namespace, **env: str) -> ServerProcess:
+    settings = {f"MOTIVNET_{name.upper()}": value for name, value in env.items()}
+    return ServerProcess("--model-dir", args.model_dir, "--device", args.device, env=settings)
+
+
+def cmd_video(args: argparse.Namespace) -> dict:
+    """A clip analysed through POST /v1/video against its real-time rate; with --sharing, a photo's and a live
+    frame's latency while a video is analysed."""
+    clip = make_clip(args.clip_seconds)
+    document: dict = {"video": []}
+    for in_flight in args.frames_in_flight:
+        with _video_server(args, video_frames_in_flight=str(in_flight)) as server:
+            server.wait_ready(args.startup_timeout)
+            asyncio.run(analyse_clip(server.url, clip, args.clip_seconds, args.fps))  # warm: first-use costs
+            result = asyncio.run(analyse_clip(server.url, clip, args.clip_seconds, args.fps))
+            print(f"frames in flight {in_flight}: {format_video(result)}")
+            document["video"].append({"frames_in_flight": in_flight, **asdict(result)})
+            if args.sharing and in_flight == args.frames_in_flight[-1]:
+                long_clip = make_clip(args.sharing_clip_seconds)
+                sharing = asyncio.run(fair_sharing(server.url, long_clip, args.photos, args.stream_fps, args.seconds))
+                print(format_sharing(sharing))
+                document["sharing"] = asdict(sharing)
+    return document
+
+
+def cmd_stream(args: argparse.Namespace) -> dict:
+    """Live sessions on WS /v1/stream, each sending 640x480 one-face frames at --fps (0: as fast as answered)."""
+    if args.url:
+        result = asyncio.run(run_streams(args.url, args.sessions, args.fps, args.seconds))
+    else:
+        with _video_server(args) as server:
+            server.wait_ready(args.startup_timeout)
+            asyncio.run(run_streams(server.url, 1, 10, 1))  # warm: first-use costs
+            result = asyncio.run(run_streams(server.url, args.sessions, args.fps, args.seconds))
+    print(format_stream(result))
+    return {"stream": asdict(result)}
+
+
+def _add_video_commands(commands) -> None:
+    video = commands.add_parser("video", help=cmd_video.__doc__)
+    video.set_defaults(handler=cmd_video)
+    video.add_argument("--clip-seconds", type=float, default=10.0, help="length of the 640x360 group clip")
+    video.add_argument("--fps", type=float, default=5.0, help="frames sampled per second of video")
+    video.add_argument("--frames-in-flight", type=int, nargs="+", default=[1, 2, 4], help="one server run each")
+    video.add_argument("--sharing", action="store_true", help="also measure a photo and a live frame during a video")
+    video.add_argument("--sharing-clip-seconds", type=float, default=30.0)
+    video.add_argument("--photos", type=int, default=30, help="photo requests per p50")
+    video.add_argument("--stream-fps", type=float, default=10.0, help="live session rate during --sharing")
+    stream = commands.add_parser("stream", help=cmd_stream.__doc__)
+    stream.set_defaults(handler=cmd_stream)
+    stream.add_argument("--url", help="measure this running server instead of starting one")
+    stream.add_argument("--sessions", type=int, default=1)
+    stream.add_argument("--fps", type=float, default=25.0, help="frames per second each session sends; 0: closed loop")
+    for sub in (video, stream):
+        sub.add_argument("--model-dir", default=str(ROOT / "model_store" / "mini-xception"))
+        sub.add_argument("--device", default="cpu")
+        sub.add_argument("--seconds", type=float, default=10.0, help="length of each live measurement")
+        sub.add_argument("--startup-timeout", type=float, default=600.0)
+        sub.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 16, 32])
     serve.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop Poisson request rates")
     serve.add_argument("--detect", action="store_true", help="find faces first (default: whole image is one face)")
+    _add_video_commands(commands)
     return parser
 
 

@@ -3,6 +3,7 @@ sockets and signals."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -26,7 +27,8 @@ def free_port() -> int:
 class ServerProcess:
     """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
     --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return.
-    `module` and `env` let tests start it through a harness (tests/held_server.py)."""
+    `env` adds variables (e.g. MOTIVNET_* settings); `module` lets tests start it through a harness
+    (tests/held_server.py)."""
 
     def __init__(
         self,
@@ -40,7 +42,9 @@ class ServerProcess:
         command = [sys.executable, "-m", module, "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
         command += ["--port", str(self.port), *options]
         output = log_path.open("w") if log_path else subprocess.PIPE
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, env=env)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+        )
 
     def wait_listening(self, seconds: float = 300) -> None:
         deadline = time.monotonic() + seconds

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import health, models, predict
+from service.api import health, models, predict, stream, video
 from service.api.errors import install_error_handlers
 from service.api.middleware import RequestMetricsMiddleware
 from service.api.page import install_page
@@ -60,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.service = ServiceState(settings=settings, metrics=Metrics(settings.max_batch_size))
     app.include_router(predict.router)
+    app.include_router(video.router)
+    app.include_router(stream.router)
     app.include_router(health.router)
     app.include_router(models.router)
     if settings.demo:

@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 import torch
 from PIL import Image
 
+from service.cli_video import cmd_predict_video
 from service.client import ClientError, MotivNetClient
 from service.config import Settings
 from service.engine import Engine
@@ -156,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print one JSON document")
     predict.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) instead of loading the model")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
+    video = _add(commands, "predict-video", cmd_predict_video, "classify the faces of a video, tracked, line by line")
+    video.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
+    video.add_argument("--fps", type=float, default=5.0, help="frames sampled per second of video; 0: every frame")
+    video.add_argument("--no-detect", action="store_true", help="treat each whole frame as one face")
+    video.add_argument("--json", action="store_true", help="print the NDJSON answer lines")
+    video.add_argument("--url", help="ask a running server instead of loading the model")
+    video.add_argument("video", metavar="VIDEO")
     describe = _add(commands, "describe", cmd_describe, "print the model's parameters and state-dict shapes")
     describe.add_argument("--json", action="store_true", help="print one JSON document")
     preprocess = _add(commands, "preprocess", cmd_preprocess, "write the image the model sees")

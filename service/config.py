@@ -45,6 +45,26 @@ class Settings(BaseSettings):
         40_000_000, gt=0, description="Largest image (width x height), checked before decoding."
     )
     max_files_per_request: int = Field(16, ge=1, description="Most images in one /predict request.")
+    max_video_bytes: int = Field(
+        200 * 1024 * 1024, gt=0, description="Largest /v1/video upload, enforced while it streams to a temp file."
+    )
+    max_video_seconds: float = Field(600.0, gt=0, description="Longest video /v1/video takes, by its declared length.")
+    max_frame_pixels: int = Field(
+        8_294_400, gt=0, description="Largest video or stream frame (width x height; 3840x2160 by default)."
+    )
+    video_frames_in_flight: int = Field(
+        2, ge=1, description="Sampled frames of one video decoded ahead and classified at once; bounds its share."
+    )
+    max_streams: int = Field(8, ge=1, description="Open /v1/stream sessions at most; one more is closed with 1013.")
+    max_stream_message_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Largest /v1/stream frame message; a larger one gets an error reply."
+    )
+    stream_frames_in_flight: int = Field(
+        2, ge=1, description="Frames of one live session classified at once; newer waiting frames replace older."
+    )
+    stream_idle_timeout_s: float = Field(
+        30.0, gt=0, description="A /v1/stream session that sends nothing for this long is closed."
+    )
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
     detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
         "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."

@@ -102,19 +102,26 @@ class Engine:
         )
 
     async def classify(
-        self, images: Sequence[ImageInput], *, detect: bool, deadline: float, group: Hashable | None = None
+        self,
+        images: Sequence[ImageInput],
+        *,
+        detect: bool,
+        deadline: float,
+        max_faces: int | None = None,
+        group: Hashable | None = None,
     ) -> Classified:
         """Every face of every image, labelled; results keep image order, an image without faces has none.
 
-        `deadline` is a `time.monotonic()` value: faces still queued then fail with 504. The model serves
-        waiting requests in turns; calls that pass the same `group` (a video's frames) share one turn.
+        `deadline` is a `time.monotonic()` value: faces still queued then fail with 504. `max_faces` keeps only
+        each image's best-scoring faces, before any reaches the model (a video asks for its few subjects). The
+        model serves waiting requests in turns; calls that pass the same `group` (a video's frames) share one.
         """
         start = time.monotonic()
         timing = Timing()
         with self._batcher.incoming() as arrival:
             pixels = await asyncio.gather(*(self._decode(image) for image in images))
             detect_start = time.monotonic()
-            found = await self._find_faces(list(pixels), detect)
+            found = [faces[:max_faces] for faces in await self._find_faces(list(pixels), detect)]
             detection_s = time.monotonic() - detect_start if detect else 0.0
             if detect:
                 self._metrics.detection_seconds.observe(detection_s)

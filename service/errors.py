@@ -41,6 +41,26 @@ class CorruptImageError(ServiceError):
     status, code = 422, "corrupt_image"
 
 
+class NoVideoError(ServiceError):
+    status, code = 400, "no_video"
+
+
+class UnsupportedVideoError(ServiceError):
+    status, code = 415, "unsupported_video"
+
+
+class CorruptVideoError(ServiceError):
+    status, code = 422, "corrupt_video"
+
+
+class VideoTooLongError(ServiceError):
+    status, code = 413, "video_too_long"
+
+
+class FrameTooLargeError(ServiceError):
+    status, code = 413, "frame_too_large"
+
+
 class QueueFullError(ServiceError):
     status, code = 503, "queue_full"
 

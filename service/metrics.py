@@ -10,7 +10,9 @@ import torch
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REJECT_REASONS = ("queue_full", "timeout", "cancelled")
-ENDPOINTS = ("/predict", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
+ENDPOINTS = ("/predict", "/v1/video", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
+FRAME_SOURCES = ("video", "stream")
+STREAM_OUTCOMES = ("ok", "skipped", "error")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -66,7 +68,23 @@ class Metrics:
         self.gpu_reserved = Gauge(
             "motivnet_gpu_memory_reserved_bytes", "CUDA memory reserved by the allocator.", registry=r
         )
+        self.video_frames = Counter("motivnet_video_frames", "Sampled video frames analysed.", registry=r)
+        self.streams_active = Gauge("motivnet_streams_active", "Open /v1/stream sessions.", registry=r)
+        self.stream_frames = Counter(
+            "motivnet_stream_frames", "Live stream frames by outcome.", ["outcome"], registry=r
+        )
+        self.frame_seconds = Histogram(
+            "motivnet_frame_latency_seconds",
+            "Time from a frame's arrival (video: its decoding) to its answer.",
+            ["source"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._device: torch.device | None = None
+        for outcome in STREAM_OUTCOMES:
+            self.stream_frames.labels(outcome)
+        for source in FRAME_SOURCES:
+            self.frame_seconds.labels(source)
         for reason in REJECT_REASONS:
             self.rejections.labels(reason)
         for endpoint in ENDPOINTS:
@@ -85,6 +103,16 @@ class Metrics:
 
     def rejected(self, reason: str, count: int) -> None:
         self.rejections.labels(reason).inc(count)
+
+    def video_frame_done(self, seconds: float) -> None:
+        self.video_frames.inc()
+        self.frame_seconds.labels("video").observe(seconds)
+
+    def stream_frame_done(self, outcome: str, seconds: float) -> None:
+        """A live frame answered; a skipped frame's wait is not a latency, so only answers are timed."""
+        self.stream_frames.labels(outcome).inc()
+        if outcome != "skipped":
+            self.frame_seconds.labels("stream").observe(seconds)
 
     def request_done(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

@@ -17,6 +17,7 @@ class ServiceState:
     engine: Engine | None = None
     draining: bool = False
     load_error: str | None = field(default=None)
+    open_streams: int = 0
 
     @property
     def not_ready_reason(self) -> str | None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.server_process import ServerProcess
 from service.client import AsyncMotivNetClient, ClientError, MotivNetClient
+from tests.clips import group_clip
+from tests.conftest import TINY_DIR
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.server
@@ -67,3 +70,63 @@ def test_cli_predict_url_server_error_is_one_line(server, tmp_path):
     assert result.returncode == 2
     assert "unsupported_image" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def clip_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("video") / "group.mp4"
+    path.write_bytes(group_clip(seconds=1.0))
+    return path
+
+
+def test_sync_client_video_yields_lines_then_the_summary(server, clip_path):
+    with MotivNetClient(server.url) as client:
+        lines = list(client.video(clip_path, fps=2))
+    *frames, last = lines
+    assert [line["frame"] for line in frames] == [0, 13]
+    assert all(len(line["faces"]) == 5 for line in frames)
+    assert last["summary"]["frames"] == 2
+    assert len(last["summary"]["tracks"]) == 5
+
+
+def test_async_client_video_and_its_errors(server, clip_path, tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video")
+
+    async def main() -> tuple[list[dict], ClientError]:
+        async with AsyncMotivNetClient(server.url) as client:
+            lines = [line async for line in client.video(clip_path, fps=10, max_faces=1)]
+            with pytest.raises(ClientError) as error:
+                [line async for line in client.video(tmp_path / "notes.mp4")]
+        return lines, error.value
+
+    lines, error = asyncio.run(main())
+    assert len(lines) == 11
+    assert all(len(line["faces"]) == 1 for line in lines[:-1])
+    assert (error.status, error.code) == (415, "unsupported_video")
+
+
+def test_cli_predict_video_offline_matches_the_server(server, clip_path):
+    offline = run_cli(
+        "predict-video", "--model-dir", str(TINY_DIR), "--device", "cpu", "--fps", "2", "--json", str(clip_path)
+    )
+    remote = run_cli("predict-video", "--url", server.url, "--fps", "2", "--json", str(clip_path))
+    assert offline.returncode == 0, offline.stderr
+    assert remote.returncode == 0, remote.stderr
+    offline_lines = [json.loads(line) for line in offline.stdout.splitlines()]
+    remote_lines = [json.loads(line) for line in remote.stdout.splitlines()]
+    assert [line.get("frame") for line in offline_lines] == [line.get("frame") for line in remote_lines]
+    for mine, theirs in zip(offline_lines[-1]["summary"]["tracks"], remote_lines[-1]["summary"]["tracks"]):
+        assert mine["frames"] == theirs["frames"]
+        assert np.allclose(list(mine["probabilities"].values()), list(theirs["probabilities"].values()), atol=1e-4)
+    text = run_cli("predict-video", "--url", server.url, "--fps", "1", str(clip_path))
+    assert text.stdout.startswith("frame 0 at 0.00 s: #1 ")
+    assert "track 5:" in text.stdout
+
+
+def test_cli_predict_video_bad_file_is_one_line(server, tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    for where in (["--url", server.url], ["--model-dir", str(TINY_DIR), "--device", "cpu"]):
+        result = run_cli("predict-video", *where, str(tmp_path / "notes.mp4"))
+        assert result.returncode == 2
+        assert "not a video in a supported container" in result.stderr
+        assert "Traceback" not in result.stderr

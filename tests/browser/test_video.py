@@ -19,11 +19,6 @@ from tests.browser.page import console_errors, downloaded, open_page, show_mode,
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-AWAITS_VIDEO_ENDPOINT = pytest.mark.xfail(
-    strict=True, reason="awaits issue 14 (POST /v1/video); delete this mark when it is merged"
-)
-
-
 def api_video_lines(url: str, clip: Path, fps: int) -> list[dict]:
     with clip.open("rb") as body:
         files = {"file": (clip.name, body, "video/webm")}
@@ -32,7 +27,6 @@ def api_video_lines(url: str, clip: Path, fps: int) -> list[dict]:
     return [json.loads(line) for line in response.text.splitlines() if line.strip()]
 
 
-@AWAITS_VIDEO_ENDPOINT
 def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_browser, group_photo, tmp_path):
     clip = write_webm(tmp_path / "pan.webm", pan(group_photo, (640, 360), 30), fps=15)
     lines = api_video_lines(server.url, clip, fps=5)

@@ -17,12 +17,6 @@ from tests.browser.page import VISIBLE_ERROR, console_errors, open_page, show_mo
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-AWAITS_STREAM_ENDPOINT = pytest.mark.xfail(
-    strict=True, reason="awaits issue 14 (WS /v1/stream); delete this mark when it is merged"
-)
-
-
-@AWAITS_STREAM_ENDPOINT
 def test_webcam_streams_frames_and_draws_live_boxes(server, open_browser, group_photo, tmp_path):
     there = pan(group_photo, (640, 480), 30)
     camera = write_y4m(tmp_path / "camera.y4m", there + there[::-1], fps=10)  # 6 s there and back, looped

@@ -29,6 +29,7 @@ HISTOGRAMS = frozenset(
         "motivnet_inference_duration_seconds",
         "motivnet_detection_duration_seconds",
         "motivnet_batch_size",
+        "motivnet_frame_latency_seconds",
     }
 )
 GPU_METRICS = frozenset({"motivnet_gpu_memory_allocated_bytes", "motivnet_gpu_memory_reserved_bytes"})
@@ -41,6 +42,9 @@ METRICS = (
         "motivnet_faces_total",
         "motivnet_rejected_total",
         "motivnet_model_load_seconds",
+        "motivnet_video_frames_total",
+        "motivnet_stream_frames_total",
+        "motivnet_streams_active",
     }
 )
 SETTINGS_FIELDS = frozenset(Settings.model_fields)

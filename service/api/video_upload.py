@@ -1,0 +1,55 @@
+"""A video upload spooled to a temporary file while it streams in, the size limit enforced as it grows."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import BinaryIO
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from service.api.uploads import FILE_FIELD, limited_body
+from service.errors import NoVideoError, ServiceError, UnsupportedVideoError
+
+RAW_TYPES = ("application/octet-stream",)
+
+
+@asynccontextmanager
+async def spooled_video(request: Request, max_bytes: int) -> AsyncIterator[BinaryIO]:
+    """The uploaded video as a seekable file (a multipart `file` part or a raw `video/*` body), removed on exit."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = limited_body(request, max_bytes)
+    if content_type == "multipart/form-data":
+        async with _multipart_file(request, body) as file:
+            yield file
+    elif content_type.startswith(("video/", "image/gif")) or content_type in RAW_TYPES:
+        with tempfile.TemporaryFile(prefix="motivnet-video-") as file:
+            async for chunk in body:
+                await asyncio.to_thread(file.write, chunk)
+            file.seek(0)
+            yield file
+    else:
+        raise UnsupportedVideoError(
+            f"content type {content_type or 'missing'!r}: send multipart/form-data with a 'file' part or a video/* body"
+        )
+
+
+@asynccontextmanager
+async def _multipart_file(request: Request, body: AsyncGenerator[bytes, None]) -> AsyncIterator[BinaryIO]:
+    """Starlette's parser spools file parts to disk past 1 MiB, so the video never sits whole in memory."""
+    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=1)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ServiceError(f"malformed multipart body (one 'file' part expected): {exc.message}") from None
+    try:
+        part = form.get(FILE_FIELD)
+        if not isinstance(part, UploadFile):
+            raise NoVideoError("no video received: send a 'file' part, or the video as the body")
+        yield part.file
+    finally:
+        await form.close()

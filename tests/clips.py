@@ -1,0 +1,107 @@
+"""Test videos made here with PyAV from real photos: a slow pan and zoom over a group photo, and broken or
+oversized files. Nothing is committed; each clip is written to a bytes buffer on demand."""
+
+from __future__ import annotations
+
+import io
+import struct
+from fractions import Fraction
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+
+from tests.photos import load_photo, photo_paths
+
+
+def pan_and_zoom(photo: torch.Tensor, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """`frames` views of `photo` (HxWx3 uint8), each `size` (width, height): the window starts wide and closes
+    in by a fifth while drifting right, as a slow camera move would."""
+    image = Image.fromarray(photo.numpy())
+    width, height = image.size
+    out_w, out_h = size
+    views = []
+    for index in range(frames):
+        progress = index / max(1, frames - 1)
+        view_w = min(width, height * out_w / out_h) * (1.0 - 0.2 * progress)
+        view_h = view_w * out_h / out_w
+        x0, y0 = (width - view_w) * (0.3 + 0.4 * progress), (height - view_h) / 2
+        view = image.resize(size, Image.Resampling.BILINEAR, box=(x0, y0, x0 + view_w, y0 + view_h))
+        views.append(np.asarray(view))
+    return views
+
+
+def encode(
+    views: list[np.ndarray],
+    container: str = "mp4",
+    codec: str = "libx264",
+    rate: int = 25,
+    pix_fmt: str = "yuv420p",
+    muxer_options: dict[str, str] | None = None,
+    **options: str,
+) -> bytes:
+    """The views as a video file, in memory (x264 at its fastest preset: tests make many clips)."""
+    if codec == "libx264":
+        options = {"preset": "ultrafast", **options}
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container, options=muxer_options or {}) as output:
+        stream = output.add_stream(codec, rate=rate, options=options)
+        stream.height, stream.width = views[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        for view in views:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(view, format="rgb24")):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return buffer.getvalue()
+
+
+def group_clip(seconds: float = 3.0, rate: int = 25, size: tuple[int, int] = (640, 360), **kwargs) -> bytes:
+    """The five-person group photo of `tests.photos`, panned and zoomed, as H.264 MP4 by default."""
+    photo = load_photo(photo_paths()["multi_face.jpg"])
+    return encode(pan_and_zoom(photo, round(seconds * rate), size), rate=rate, **kwargs)
+
+
+def rotated_mov(clip: bytes, degrees_clockwise: int = 90) -> bytes:
+    """The MOV/MP4 `clip` with its track's display matrix turned, as a phone writes portrait video."""
+    data = bytearray(clip)
+    matrix_at = data.index(b"tkhd") - 4 + 48
+    one = 1 << 16
+    matrices = {90: (0, one, 0, -one, 0, 0), 270: (0, -one, 0, one, 0, 0), 180: (-one, 0, 0, 0, -one, 0)}
+    data[matrix_at : matrix_at + 36] = struct.pack(">9i", *matrices[degrees_clockwise], 0, 0, 1 << 30)
+    return bytes(data)
+
+
+def audio_only() -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as output:
+        stream = output.add_stream("aac", rate=16000)
+        samples = np.zeros((1, 16000), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            output.mux(packet)
+    return buffer.getvalue()
+
+
+def declared_long(hours: float) -> bytes:
+    """Two small frames `hours` apart in MKV: a tiny file that declares a very long video."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="matroska") as output:
+        stream = output.add_stream("mjpeg", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
+        for seconds in (0, hours * 3600):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = int(seconds * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return buffer.getvalue()
+
+
+def declared_size(width: int, height: int) -> bytes:
+    """One uniform frame of `width`x`height` in MKV (MJPEG keeps even 8K small and quick to make)."""
+    frame = np.full((height, width, 3), 90, np.uint8)
+    return encode([frame], container="matroska", codec="mjpeg", rate=1, pix_fmt="yuvj420p")
