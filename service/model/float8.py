@@ -39,7 +39,7 @@ def require_fp8_support(device: torch.device, dtype: torch.dtype) -> None:
 def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x [M, K] -> (e4m3 [M, K], float32 scale [M, 1]) with x ~= e4m3 * scale; each row's peak maps to 448."""
     scale = x.abs().amax(dim=-1, keepdim=True).float().clamp_(min=1e-12) / E4M3_MAX
-    return (x.float() / scale).to(E4M3), scale
+    return (x.float() / scale).clamp_(-E4M3_MAX, E4M3_MAX).to(E4M3), scale
 
 
 class Float8Linear(nn.Module):
