@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from service.faces.crops import crop_faces
 from service.faces.face import Face, FaceDetector
 from service.faces.side_stream import SideStream
-from service.runtime import upload
+from service.model.upload import upload
 
 FoundFace = tuple[Face, torch.Tensor]
 

@@ -19,7 +19,7 @@ from service.model.mini_xception import MiniXceptionArchitecture, build_mini_xce
 from service.model.predictor import describe_loaded, finish_warmup, runnable
 from service.model.registry import ModelFamily, register_family
 from service.model.spec import ModelSpec, Preprocess
-from service.runtime import upload
+from service.model.upload import upload
 
 LUMA_WEIGHTS_Q14 = (4899, 9617, 1868)  # round(2**14 * (0.299, 0.587, 0.114)), OpenCV's RGB->gray for uint8
 

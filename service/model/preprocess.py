@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from service.model.spec import Architecture, Preprocess
-from service.runtime import upload
+from service.model.upload import upload
 
 
 class Preprocessor:

@@ -8,7 +8,7 @@ import torch
 
 from service.faces.finder import FaceFinder
 from service.faces.side_stream import SideStream
-from service.runtime import upload
+from service.model.upload import upload
 
 
 def test_on_a_cpu_the_side_stream_changes_nothing(mobilenet, photos):
