@@ -70,9 +70,11 @@ class BatchStep:
         return (torch.cat(good) if good else None), failures
 
     def warmup(self, sizes: list[int]) -> float:
-        """A forward at each batch size, so the first requests meet warm kernels and allocator."""
+        """A forward at each batch size, so the first requests meet warm kernels and allocator (and a
+        compiled model has compiled everything it will keep for the next start)."""
         start = time.perf_counter()
         face = torch.full((480, 640, 3), 128, dtype=torch.uint8)
         for size in sizes:
             self.predictor.predict(self.predictor.preprocess([face] * size))
+        self.predictor.warmed_up()
         return time.perf_counter() - start

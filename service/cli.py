@@ -60,6 +60,8 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
         raise FileNotFoundError(f"no such image file: {missing[0]}")
     if args.no_detect:
         settings = settings.model_copy(update={"detector": "none"})
+    if settings.compile == "auto":  # a one-shot run would spend minutes compiling for a few images
+        settings = settings.model_copy(update={"compile": False})
     _print_answer(asyncio.run(_predict_local(args.images, not args.no_detect, settings)), args.json)
 
 

@@ -75,8 +75,22 @@ class Settings(BaseSettings):
     detector_max_faces: int = Field(32, ge=1, description="Most faces reported per image, best first.")
     crop_margin: float = Field(0.25, ge=0, description="How much a face's square crop grows around its box.")
     crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
-    compile: bool = Field(
-        False, description="torch.compile the model: more throughput on CUDA, a slower start (see docs/performance.md)."
+    compile: Literal["auto"] | bool = Field(
+        "auto",
+        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere; true or false to force it.",
+    )
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile mode; 'reduce-overhead' adds CUDA graphs (one per batch size met)."
+    )
+    compile_cache_dir: str = Field(
+        "~/.cache/motivnet/compile",
+        description="Where compiled kernels are kept between starts, one file per model, GPU, torch, dtype and "
+        "mode; empty: no cache.",
+    )
+    fp8: bool = Field(
+        False,
+        description="Run the encoder's linear layers in FP8 (e4m3, per-row scales); needs an FP8 GPU "
+        "(compute capability 8.9+) and bfloat16.",
     )
     demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")

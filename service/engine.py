@@ -23,7 +23,7 @@ from service.config import Settings
 from service.errors import ServiceError
 from service.faces.finder import FaceFinder, FoundFace, whole_images
 from service.images import Upload, decode_image
-from service.loading import build_finder, load_predictor
+from service.loading import acceleration_of, build_finder, load_predictor
 from service.metrics import Metrics
 from service.model.predictor import Predictor
 from service.results import BatchingInfo, FacePrediction, ModelDescription
@@ -74,7 +74,12 @@ class Engine:
         """Loads the model and its detector off the event loop, warms both when asked, starts the batcher."""
         started = time.perf_counter()
         predictor = await asyncio.to_thread(
-            load_predictor, settings.model_dir, settings.model_store, settings.device, settings.dtype, settings.compile
+            load_predictor,
+            settings.model_dir,
+            settings.model_store,
+            settings.device,
+            settings.dtype,
+            acceleration_of(settings),
         )
         device = torch.device(predictor.info.device)
         finder = await asyncio.to_thread(build_finder, settings, device, predictor.info.architecture["input_hw"])

@@ -10,6 +10,7 @@ import torch
 from service.config import Settings
 from service.faces.detector import build_detector
 from service.faces.finder import FaceFinder
+from service.model.acceleration import EAGER, Acceleration
 from service.model.predictor import Predictor
 from service.model.registry import ImagePreprocessor, get_family
 from service.model.spec import ModelSpec, load_model_spec
@@ -31,14 +32,31 @@ def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
     raise FileNotFoundError(f"no model folder with its checkpoint in {model_store}; see model_store/README.md")
 
 
+def acceleration_of(settings: Settings) -> Acceleration:
+    """The settings' compile and FP8 choices; an empty cache folder setting keeps no cache."""
+    cache_dir = Path(settings.compile_cache_dir).expanduser() if settings.compile_cache_dir else None
+    return Acceleration(settings.compile, settings.compile_mode, cache_dir, settings.fp8)
+
+
 def load_predictor(
-    model_dir: str, model_store: Path, device: str, dtype: str, compile_model: bool = False
+    model_dir: str, model_store: Path, device: str, dtype: str, acceleration: Acceleration = EAGER
 ) -> Predictor:
+    """Refuses what cannot run on the device (FP8 without FP8 tensor cores) before reading any weights."""
     folder = resolve_model_dir(model_dir, model_store)
     spec = load_model_spec(folder)
     torch_device = resolve_device(device)
-    predictor = get_family(spec.family).load(spec, torch_device, resolve_dtype(dtype, torch_device), compile_model)
-    log.warning("serving model %r from %s on %s (%s)", spec.name, folder, torch_device, predictor.info.dtype)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    chosen = acceleration.resolved(torch_device, torch_dtype)
+    predictor = get_family(spec.family).load(spec, torch_device, torch_dtype, chosen)
+    log.warning(
+        "serving model %r from %s on %s (%s%s%s)",
+        spec.name,
+        folder,
+        torch_device,
+        predictor.info.dtype,
+        ", fp8 linears" if chosen.fp8 else "",
+        f", compiled ({chosen.mode})" if chosen.compile else "",
+    )
     return predictor
 
 

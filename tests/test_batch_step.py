@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import torch
+import torch._dynamo.config as dynamo_config
 
 from service.batch_step import BatchStep
 from service.errors import InferenceError
+from service.model.acceleration import Acceleration
 from service.model.checkpoint import read_state_dict
 from service.model.motivnet_predictor import MotivNetPredictor
 from service.model.spec import load_model_spec
@@ -40,3 +43,13 @@ def test_non_finite_probabilities_become_errors(tiny_dir, tmp_path, face_rgb):
     [result] = _step(tmp_path)([face_rgb])
     assert isinstance(result, InferenceError)
     assert "non-finite" in result.message
+
+
+def test_warmup_ends_by_saving_a_compiled_model_s_cache(tiny_dir, tmp_path, caplog):
+    """Dynamo switched off keeps this fast: the compiled wrapper runs eagerly, and its cache save is tried."""
+    acceleration = Acceleration(compile=True, cache_dir=tmp_path)
+    step = BatchStep(MotivNetPredictor(load_model_spec(tiny_dir), CPU, torch.float32, acceleration))
+    with caplog.at_level(logging.WARNING, "service.model.compile_cache"), dynamo_config.patch(disable=True):
+        step.warmup([1])
+    saves = [r.getMessage() for r in caplog.records if "saved to" in r.getMessage() or "artefacts" in r.getMessage()]
+    assert len(saves) == 1, caplog.text

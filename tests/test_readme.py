@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 def test_every_setting_has_a_readme_row_with_its_default():
     readme = (ROOT / "README.md").read_text()
-    cells = re.findall(r"^\| `(MOTIVNET_[A-Z_]+)` \| ([^|]*?) \|", readme, re.MULTILINE)
+    cells = re.findall(r"^\| `(MOTIVNET_[A-Z0-9_]+)` \| ([^|]*?) \|", readme, re.MULTILINE)
     rows = {variable: default.strip("`") for variable, default in cells}
     for name, field in Settings.model_fields.items():
         variable = f"MOTIVNET_{name.upper()}"

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 from service.faces.crops import crop_faces
 from service.faces.face import Face, FaceDetector
+from service.faces.side_stream import SideStream
+from service.model.upload import upload
 
 FoundFace = tuple[Face, torch.Tensor]
 
@@ -47,11 +49,22 @@ class FaceFinder:
         self.margin = margin
         self.align = align
         self.max_crop_side = max_crop_side
+        self.side_stream = SideStream(detector.device)
 
     @torch.inference_mode()
     def find(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
-        """Per image, its faces (best first) each with its square uint8 crop on the detector's device."""
-        on_device = [image.to(self.detector.device, non_blocking=True) for image in images]
+        """Per image, its faces (best first) each with its square uint8 crop on the detector's device.
+
+        On CUDA this runs on the finder's own stream; the crops are handed over to the default stream
+        (where the emotion model runs) before returning.
+        """
+        with self.side_stream.running():
+            found = self._find(images)
+        self.side_stream.hand_over(crop for faces in found for _, crop in faces)
+        return found
+
+    def _find(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
+        on_device = [upload(image, self.detector.device) for image in images]
         found = []
         for image, faces in zip(on_device, self.detector.detect(on_device)):
             crops = crop_faces(image, faces, self.margin, self.align)

@@ -11,11 +11,14 @@ import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
 from torch import nn
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 WRAPPER_PREFIXES = ("model.", "module.", "net.")
 SHOWN_KEYS = 5
@@ -78,7 +81,7 @@ def check_compatible(state_dict: Mapping[str, torch.Tensor], model: nn.Module, s
         raise CheckpointError(f"{source} does not fit this model's architecture: " + "; ".join(problems))
 
 
-def load_weights(model: nn.Module, path: str | Path, device: torch.device, dtype: torch.dtype) -> nn.Module:
+def load_weights(model: ModuleT, path: str | Path, device: torch.device, dtype: torch.dtype) -> ModuleT:
     """Fill a meta-device `model` from `path`, tensor by tensor, on `device` in `dtype`."""
     state_dict = adapt_state_dict(read_state_dict(path), model)
     check_compatible(state_dict, model, str(path))

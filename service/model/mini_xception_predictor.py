@@ -13,11 +13,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from service.model.acceleration import EAGER, Acceleration
 from service.model.checkpoint import load_weights
 from service.model.mini_xception import MiniXceptionArchitecture, build_mini_xception
-from service.model.predictor import describe_loaded, maybe_compiled
+from service.model.predictor import describe_loaded, finish_warmup, runnable
 from service.model.registry import ModelFamily, register_family
 from service.model.spec import ModelSpec, Preprocess
+from service.model.upload import upload
 
 LUMA_WEIGHTS_Q14 = (4899, 9617, 1868)  # round(2**14 * (0.299, 0.587, 0.114)), OpenCV's RGB->gray for uint8
 
@@ -44,7 +46,7 @@ class GrayPreprocessor:
         """What the model sees before normalisation: float [B, 1, H, W] holding whole grey levels."""
         resized = []
         for image in images:
-            gray = luma(image.to(self.device, non_blocking=True)).float()[None, None]
+            gray = luma(upload(image, self.device)).float()[None, None]
             resized.append(F.interpolate(gray, size=self.input_hw, mode="bilinear", align_corners=False))
         return torch.cat(resized).round_().clamp_(0, 255)
 
@@ -55,15 +57,19 @@ class GrayPreprocessor:
 class MiniXceptionPredictor:
     """Loads a mini-Xception folder; reorders the network's classes into the service's label order."""
 
-    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, compile_model: bool = False) -> None:
+    def __init__(
+        self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, acceleration: Acceleration = EAGER
+    ) -> None:
         arch = spec.architecture
         if not isinstance(arch, MiniXceptionArchitecture):
             raise TypeError(f"{spec.name}: family 'mini-xception' needs a mini-Xception architecture")
+        if acceleration.fp8:
+            raise ValueError(f"{spec.name}: fp8 is for MotivNet's transformer encoder; this model has none")
         model = load_weights(build_mini_xception(arch), spec.checkpoint_path, device, dtype)
-        self.model = maybe_compiled(model, compile_model)
+        self.info = describe_loaded(spec, model, device, dtype)
+        self.model = runnable(model, acceleration, self.info, device)
         self.preprocessor = GrayPreprocessor(spec.preprocess, arch, device, dtype)
         self.output_order = torch.tensor(spec.output_order)
-        self.info = describe_loaded(spec, model, device, dtype)
 
     def preprocess(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.preprocessor(images)
@@ -71,6 +77,9 @@ class MiniXceptionPredictor:
     @torch.inference_mode()
     def predict(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model(batch).float().softmax(dim=-1).cpu()[:, self.output_order]
+
+    def warmed_up(self) -> None:
+        finish_warmup(self.model)
 
 
 register_family(

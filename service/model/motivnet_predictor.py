@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 import torch
 
+from service.model.acceleration import EAGER, Acceleration
 from service.model.checkpoint import load_weights
+from service.model.float8 import to_float8
 from service.model.motivnet import build_motivnet
-from service.model.predictor import describe_loaded, maybe_compiled
+from service.model.predictor import describe_loaded, finish_warmup, runnable
 from service.model.preprocess import Preprocessor
 from service.model.registry import ModelFamily, register_family
 from service.model.spec import Architecture, ModelSpec
@@ -17,14 +19,18 @@ from service.model.spec import Architecture, ModelSpec
 class MotivNetPredictor:
     """Loads a MotivNet folder onto a device; softmax is taken in float32 whatever the compute dtype."""
 
-    def __init__(self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, compile_model: bool = False) -> None:
+    def __init__(
+        self, spec: ModelSpec, device: torch.device, dtype: torch.dtype, acceleration: Acceleration = EAGER
+    ) -> None:
         arch = spec.architecture
         if not isinstance(arch, Architecture):
             raise TypeError(f"{spec.name}: family 'motivnet' needs a MotivNet architecture")
         model = load_weights(build_motivnet(arch), spec.checkpoint_path, device, dtype)
-        self.model = maybe_compiled(model, compile_model)
-        self.preprocessor = Preprocessor(spec.preprocess, arch, device, dtype)
         self.info = describe_loaded(spec, model, device, dtype)
+        if acceleration.fp8:
+            to_float8(model.pose_encoder)
+        self.model = runnable(model, acceleration, self.info, device)
+        self.preprocessor = Preprocessor(spec.preprocess, arch, device, dtype)
 
     def preprocess(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         return self.preprocessor(list(images))
@@ -32,6 +38,9 @@ class MotivNetPredictor:
     @torch.inference_mode()
     def predict(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model(batch).float().softmax(dim=-1).cpu()
+
+    def warmed_up(self) -> None:
+        finish_warmup(self.model)
 
 
 register_family(

@@ -14,6 +14,9 @@ from typing import Any, Protocol
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.model.acceleration import Acceleration
+from service.model.compile_cache import CompileCache, CompileKey
+from service.model.compiled import CompiledModel
 from service.model.spec import ModelSpec
 
 
@@ -46,6 +49,10 @@ class Predictor(Protocol):
         """Input batch -> float32 probabilities [B, len(labels)] on the CPU, in `info.labels` order."""
         ...
 
+    def warmed_up(self) -> None:
+        """Called once every warm-up batch size has run (a compiled model then saves its cache)."""
+        ...
+
 
 def file_sha256(path: Path, chunk_bytes: int = 1 << 22) -> str:
     """Streamed, so hashing a 4.6 GB checkpoint costs no memory."""
@@ -71,9 +78,20 @@ def describe_loaded(spec: ModelSpec, model: torch.nn.Module, device: torch.devic
     )
 
 
-def maybe_compiled(model: torch.nn.Module, compile_model: bool) -> torch.nn.Module:
-    """`torch.compile` with a dynamic batch dimension, so one compilation serves every batch size."""
-    if not compile_model:
+def runnable(
+    model: torch.nn.Module, acceleration: Acceleration, info: ModelInfo, device: torch.device
+) -> torch.nn.Module | CompiledModel:
+    """The eager model, or it compiled (dynamic batch dimension) with the compile cache of its own key."""
+    if not acceleration.compile:
         return model
-    compiled: torch.nn.Module = torch.compile(model, dynamic=True)  # type: ignore[assignment]
-    return compiled
+    cache = None
+    if acceleration.cache_dir is not None:
+        key = CompileKey.of(info.checkpoint_sha256, device, info.dtype, acceleration.mode, acceleration.fp8)
+        cache = CompileCache(acceleration.cache_dir, key)
+    return CompiledModel(model, acceleration.mode, cache)
+
+
+def finish_warmup(model: torch.nn.Module | CompiledModel) -> None:
+    """After warm-up a compiled model saves its kernels for the next start; an eager one has nothing to do."""
+    if isinstance(model, CompiledModel):
+        model.warmed_up()

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from service.model.spec import Architecture, Preprocess
+from service.model.upload import upload
 
 
 class Preprocessor:
@@ -33,7 +34,7 @@ class Preprocessor:
 
     def resized(self, image: torch.Tensor) -> torch.Tensor:
         """One image resized as upstream does, rounded like its uint8 result: float [3, h, w] of 0..255."""
-        chw = image.to(self.device, non_blocking=True).permute(2, 0, 1).unsqueeze(0).float()
+        chw = upload(image, self.device).permute(2, 0, 1).unsqueeze(0).float()
         out = F.interpolate(chw, size=self.resize_hw, mode="bilinear", align_corners=False, antialias=False)
         return out[0].round_().clamp_(0, 255)
 

@@ -15,6 +15,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from service.model.acceleration import Acceleration
     from service.model.predictor import Predictor
     from service.model.spec import ModelSpec, Preprocess
 
@@ -41,7 +42,7 @@ class ModelFamily:
     name: str
     architecture: type[ArchitectureConfig]
     build_meta: Callable[[Any], torch.nn.Module]
-    load: Callable[[ModelSpec, torch.device, torch.dtype, bool], Predictor]
+    load: Callable[[ModelSpec, torch.device, torch.dtype, Acceleration], Predictor]
     preprocessor: Callable[[Preprocess, Any, torch.device, torch.dtype], ImagePreprocessor]
 
 

@@ -19,6 +19,7 @@ from tests.browser.page import console_errors, downloaded, open_page, show_mode,
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
+
 def api_video_lines(url: str, clip: Path, fps: int) -> list[dict]:
     with clip.open("rb") as body:
         files = {"file": (clip.name, body, "video/webm")}

@@ -17,6 +17,7 @@ from tests.browser.page import VISIBLE_ERROR, console_errors, open_page, show_mo
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
+
 def test_webcam_streams_frames_and_draws_live_boxes(server, open_browser, group_photo, tmp_path):
     there = pan(group_photo, (640, 480), 30)
     camera = write_y4m(tmp_path / "camera.y4m", there + there[::-1], fps=10)  # 6 s there and back, looped

@@ -29,6 +29,7 @@ CONTAINER_VALUES = {
     "model_store": "/opt/motivnet/model_store",
     "device": "cuda",
     "host": "0.0.0.0",
+    "compile_cache_dir": "/var/cache/motivnet/compile",
 }
 
 
@@ -88,12 +89,18 @@ def test_gpu_is_reserved_the_current_way(compose: dict[str, Any]) -> None:
 
 
 def test_model_folder_is_mounted_read_only_into_the_image_store(compose: dict[str, Any]) -> None:
-    (volume,) = compose["services"]["motivnet"]["volumes"]
-    assert volume["type"] == "bind"
+    (volume,) = [volume for volume in compose["services"]["motivnet"]["volumes"] if volume["type"] == "bind"]
     assert volume["read_only"] is True
     assert volume["target"] == CONTAINER_VALUES["model_dir"]
     assert volume["target"].startswith(CONTAINER_VALUES["model_store"] + "/")
     assert volume["bind"]["create_host_path"] is False, "a missing folder must fail, not mount empty"
+
+
+def test_compile_cache_is_a_named_volume_at_the_configured_path(compose: dict[str, Any]) -> None:
+    (volume,) = [volume for volume in compose["services"]["motivnet"]["volumes"] if volume["type"] == "volume"]
+    assert volume["target"] == CONTAINER_VALUES["compile_cache_dir"]
+    assert not volume.get("read_only")
+    assert volume["source"] in compose["volumes"], "a named volume outlives the container"
 
 
 def test_healthcheck_waits_for_ready_long_enough(compose: dict[str, Any]) -> None:

@@ -52,15 +52,28 @@ def test_pods_get_one_gpu_and_the_model_read_only() -> None:
     main = container()
     assert main["resources"]["limits"]["nvidia.com/gpu"] == 1
     pod = manifests()["Deployment"]["spec"]["template"]["spec"]
-    (volume,) = pod["volumes"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
     claim = manifests()["PersistentVolumeClaim"]["metadata"]["name"]
-    assert volume["persistentVolumeClaim"] == {"claimName": claim, "readOnly": True}
-    (mount,) = main["volumeMounts"]
+    assert volumes["model-store"]["persistentVolumeClaim"] == {"claimName": claim, "readOnly": True}
+    mounts = {mount["name"]: mount for mount in main["volumeMounts"]}
+    assert set(mounts) == set(volumes)
+    mount = mounts["model-store"]
     assert mount["readOnly"] is True
-    assert mount["name"] == volume["name"]
     settings = manifests()["ConfigMap"]["data"]
     assert mount["mountPath"] == settings["MOTIVNET_MODEL_DIR"]
     assert mount["mountPath"].startswith(settings["MOTIVNET_MODEL_STORE"] + "/")
+
+
+def test_compile_cache_is_a_writable_shared_volume_at_the_configured_path() -> None:
+    pod = manifests()["Deployment"]["spec"]["template"]["spec"]
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] == "compile-cache"]
+    assert volume["persistentVolumeClaim"]["claimName"] == manifests()["PersistentVolumeClaim"]["metadata"]["name"]
+    assert not volume["persistentVolumeClaim"].get("readOnly")
+    (mount,) = [mount for mount in container()["volumeMounts"] if mount["name"] == "compile-cache"]
+    assert mount["mountPath"] == manifests()["ConfigMap"]["data"]["MOTIVNET_COMPILE_CACHE_DIR"]
+    assert not mount.get("readOnly")
+    assert mount["subPath"]
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"], "the server must write it"
 
 
 def test_configmap_sets_every_setting_and_only_settings() -> None:
