@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights serve test clean
+.PHONY: setup weights serve test image-test clean
 
 setup: $(STAMP)
 
@@ -23,10 +23,19 @@ weights: $(STAMP)
 serve: weights
 	$(PY) -m service serve
 
-# Deployment linters (promtool, docker compose, hadolint) land in .out/deploy-tools/bin; missing ones skip.
+# Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
+# includes the container tests (image-test below): they install and start Docker themselves, never skip.
 test: weights
 	PYTHON=$(PY) bash scripts/deploy-tools.sh
 	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q
+
+# Only the container tests: docker/Dockerfile built and run, the compose stack up, scraped by Prometheus.
+# Needs root (apt-get, dockerd); the engine's data root in /var/cache/motivnet-image-test keeps it warm.
+IMAGE_TESTS := tests/deploy/test_image.py tests/deploy/test_compose_stack.py
+image-test: weights
+	PYTHON=$(PY) bash scripts/deploy-tools.sh
+	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q $(IMAGE_TESTS)
+	cat .out/image-test/report.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache
