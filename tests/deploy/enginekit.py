@@ -70,10 +70,10 @@ def install_missing(programs: dict[str, str] = APT_PACKAGES) -> None:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "-q", "-y"]
-    done = subprocess.run([*apt, "install", "--no-install-recommends", *missing], env=env, capture_output=True)
-    if done.returncode != 0:
+    install = [*apt, "install", "--no-install-recommends", *missing]
+    if subprocess.run(install, env=env, capture_output=True, timeout=900).returncode != 0:
         subprocess.run([*apt, "update"], env=env, capture_output=True, timeout=300, check=True)
-        subprocess.run([*apt, "install", "--no-install-recommends", *missing], env=env, check=True, timeout=900)
+        subprocess.run(install, env=env, check=True, timeout=900)
 
 
 @contextlib.contextmanager
@@ -119,7 +119,15 @@ def own_daemon() -> Iterator[Engine]:
             daemon.kill()
             daemon.wait(timeout=30)
         log.close()
-        shutil.rmtree(run_dir, ignore_errors=True)
+        remove_run_dir(run_dir)
+
+
+def remove_run_dir(run_dir: Path) -> None:
+    """dockerd leaves its network namespace file mounted under the exec root; unmount, then delete."""
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{run_dir}/")), reverse=True):
+        subprocess.run(["umount", mount], check=True, timeout=30)
+    shutil.rmtree(run_dir)
 
 
 @contextlib.contextmanager
