@@ -71,12 +71,12 @@ def stack(engine: Engine, serve_image: str, image_report: dict) -> Iterator[Stac
     env = {"SERVE_IMAGE": serve_image, "HOST_PORT": str(port)}
     image_report["compose"] = compose(engine, env, "version", "--short").strip()
     try:
-        compose(engine, env, "up", "--detach", "--no-build", "--wait", timeout=UP_SECONDS)
+        try:
+            compose(engine, env, "up", "--detach", "--no-build", "--wait", timeout=UP_SECONDS)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\n{compose(engine, env, 'logs')}") from None
         container = Container(engine, compose(engine, env, "ps", "--quiet", "motivnet").strip())
         yield Stack(container, f"http://127.0.0.1:{port}")
-    except AssertionError:
-        logs = subprocess.run([*compose_command(engine), "logs"], env={**engine.env, **env}, capture_output=True)
-        raise AssertionError(logs.stdout.decode(errors="replace")) from None
     finally:
         compose(engine, env, "down", "--volumes", "--timeout", "60", timeout=120)
 
