@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights serve test test-fast lint format typecheck clean
+.PHONY: setup weights serve test test-fast image-test lint format typecheck clean
 
 setup: $(STAMP)
 
@@ -23,9 +23,10 @@ weights: $(STAMP)
 serve: weights
 	$(PY) -m service serve
 
-# Deployment linters (promtool, docker compose, hadolint) land in .out/deploy-tools/bin. Only CUDA tests may
-# skip: any other skip fails the run (tests/skip_policy.py). Coverage of service/, lines and branches, at the end.
+# Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
+# includes the container tests (image-test below): they install and start Docker themselves, never skip.
 # Debian's chromium and chromium-driver, for the demo page's browser tests (tests/browser), come from apt-get.
+# Only CUDA tests may skip: any other skip fails the run (tests/skip_policy.py). Coverage of service/ at the end.
 test: weights
 	PYTHON=$(PY) bash scripts/deploy-tools.sh
 	bash scripts/browser-tools.sh
@@ -47,6 +48,14 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy service
+
+# Only the container tests: docker/Dockerfile built and run, the compose stack up, scraped by Prometheus.
+# Needs root (apt-get, dockerd); the engine's data root in /var/cache/motivnet-image-test keeps it warm.
+IMAGE_TESTS := tests/deploy/test_image.py tests/deploy/test_compose_stack.py
+image-test: weights
+	PYTHON=$(PY) bash scripts/deploy-tools.sh
+	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q $(IMAGE_TESTS)
+	cat .out/image-test/report.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage .coverage.*

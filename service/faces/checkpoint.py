@@ -8,13 +8,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from service.model.checkpoint import CheckpointError, adapt_state_dict, check_compatible
+from service.model.checkpoint import CheckpointError, adapt_state_dict, check_compatible, require_readable
 
 
 def load_small_checkpoint(model: nn.Module, path: Path) -> nn.Module:
     """Load a state dict strictly into `model`, unpickling tensors only; errors name the file and the fix."""
-    if not path.is_file():
-        raise CheckpointError(f"detector weights {path} not found: run `python -m service fetch-weights`")
+    require_readable(path, f"detector weights {path} not found: run `python -m service fetch-weights`")
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

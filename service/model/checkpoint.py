@@ -7,6 +7,7 @@ checkpoint never exists twice in RAM.
 
 from __future__ import annotations
 
+import os
 import pickle
 import zipfile
 from collections.abc import Mapping
@@ -31,8 +32,7 @@ class CheckpointError(ValueError):
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a `.pth`, Lightning `.ckpt` or `.safetensors` file, memory-mapped on the CPU."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} not found (see model_store/README.md for where to get it)")
+    require_readable(path, f"checkpoint {path} not found (see model_store/README.md for where to get it)")
     try:
         if path.suffix == ".safetensors":
             return load_safetensors(str(path), device="cpu")
@@ -43,6 +43,15 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, SafetensorError, ValueError) as exc:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {exc}") from None
     return _unwrap(loaded, path)
+
+
+def require_readable(path: Path, missing: str) -> None:
+    """Fail with `missing` when there is no such file, and with "permission denied" when this user may not
+    read it: the loaders would otherwise report an unreadable file as corrupt or even as missing."""
+    if not path.is_file():
+        raise CheckpointError(missing)
+    if not os.access(path, os.R_OK):
+        raise CheckpointError(f"{path}: permission denied for uid {os.getuid()}; make it readable: chmod a+r {path}")
 
 
 def _unwrap(loaded: object, path: Path) -> dict[str, torch.Tensor]:

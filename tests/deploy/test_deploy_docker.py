@@ -1,10 +1,10 @@
-"""docker/Dockerfile, .dockerignore and docker/healthcheck.py: what the image must be, without building it."""
+"""What building the image cannot show: the production base image pin, hadolint, what .dockerignore keeps
+out of the build context, and docker/healthcheck.py's answers. test_image.py builds and runs the image."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
-import shlex
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +12,8 @@ from types import ModuleType
 
 import pytest
 from deploykit import REPO, ROUTES, find_tool, run_tool
+
+from service.config import Settings
 
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 
@@ -37,12 +39,6 @@ def of(kind: str) -> list[str]:
     return [args for instruction, args in instructions() if instruction == kind]
 
 
-def runtime_stage() -> list[tuple[str, str]]:
-    all_instructions = instructions()
-    last_from = max(i for i, (kind, _) in enumerate(all_instructions) if kind == "FROM")
-    return all_instructions[last_from:]
-
-
 def test_hadolint_passes() -> None:
     hadolint = find_tool("hadolint")
     if hadolint is None:
@@ -57,54 +53,6 @@ def test_base_image_is_a_pinned_cuda_pytorch_runtime() -> None:
     assert repository == "pytorch/pytorch"
     assert re.fullmatch(r"\d+\.\d+\.\d+-cuda\d+\.\d+-cudnn\d+-runtime", tag), f"unpinned or not a runtime tag: {tag}"
     assert all(args.split()[0] == "${BASE_IMAGE}" for args in of("FROM")), "every stage builds on BASE_IMAGE"
-
-
-def test_multi_stage_runtime_copies_only_built_artifacts() -> None:
-    stages = [args.split() for args in of("FROM")]
-    assert len(stages) >= 2
-    assert stages[0][-2:] == ["AS", "builder"]
-    runtime_copies = [args for kind, args in runtime_stage() if kind == "COPY"]
-    assert any("--from=builder" in args and "/opt/venv" in args for args in runtime_copies)
-    assert not any(re.search(r"\bservice\b", args) and "--from" not in args for args in runtime_copies), (
-        "the runtime stage gets the installed package from the builder's venv, not the source tree"
-    )
-
-
-def test_package_installed_without_dev_extra_and_weights_fetched_at_build() -> None:
-    runs = " ".join(of("RUN"))
-    assert re.search(r'pip install --constraint \S+ "\.\$\{EXTRAS\}"', runs), "install the package itself"
-    (extras,) = [args for args in of("ARG") if args.startswith("EXTRAS=")]
-    assert extras == 'EXTRAS=""'
-    assert "[dev]" not in DOCKERFILE.read_text()
-    assert "python -m service fetch-weights" in runs
-    copies = " ".join(of("COPY"))
-    for folder in ("motivnet", "mini-xception"):  # fetch-weights writes weights, not the folders' model.json
-        assert f"model_store/{folder}/model.json /opt/motivnet/model_store/{folder}/model.json" in copies
-    env = " ".join(of("ENV"))
-    assert "MOTIVNET_MODEL_STORE=/opt/motivnet/model_store" in env, "fetch-weights must fill the image's store"
-
-
-def test_runtime_runs_as_non_root_and_serves_on_8000() -> None:
-    runtime = runtime_stage()
-    users = [args for kind, args in runtime if kind == "USER"]
-    assert users
-    assert users[-1].split(":")[0] not in ("root", "0")
-    assert [args for kind, args in runtime if kind == "EXPOSE"] == ["8000"]
-    env = " ".join(args for kind, args in runtime if kind == "ENV")
-    assert "MOTIVNET_HOST=0.0.0.0" in env
-    assert "MOTIVNET_PORT=8000" in env
-
-
-def test_entrypoint_serves_and_healthcheck_uses_the_python_probe() -> None:
-    (entrypoint,) = of("ENTRYPOINT")
-    assert entrypoint == '["python", "-m", "service", "serve"]'
-    (healthcheck,) = of("HEALTHCHECK")
-    assert healthcheck.endswith('CMD ["python", "/opt/motivnet/healthcheck.py"]')
-    start_period = re.search(r"--start-period=(\d+)s", healthcheck)
-    assert start_period, "the healthcheck needs a --start-period"
-    assert int(start_period.group(1)) >= 120, "loading 4.6 GB and warming up takes minutes"
-    assert "curl" not in DOCKERFILE.read_text()
-    assert any("docker/healthcheck.py /opt/motivnet/healthcheck.py" in args for args in of("COPY"))
 
 
 # --- .dockerignore ---------------------------------------------------------------------------------------
@@ -145,21 +93,6 @@ def excluded(path: str) -> bool:
     return verdict
 
 
-def test_build_context_holds_what_copy_needs() -> None:
-    sources = []
-    for args in of("COPY"):
-        words = [word for word in shlex.split(args) if not word.startswith("--")]
-        if "--from=" not in args:
-            sources += words[:-1]
-    assert sources
-    for source in sources:
-        path = (REPO / source).resolve()
-        files = list(path.rglob("*.py")) if path.is_dir() else [path]
-        assert path.exists(), f"COPY {source}: missing in the repo"
-        for file in files:
-            assert not excluded(file.relative_to(REPO).as_posix()), f"COPY {source}: .dockerignore drops {file}"
-
-
 @pytest.mark.parametrize(
     "path",
     [
@@ -188,7 +121,7 @@ def load_probe() -> ModuleType:
 
 def serve_status(status: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # http.server's naming
+        def do_GET(self) -> None:
             self.send_response(status if self.path == "/health/ready" else 404)
             self.end_headers()
 
@@ -221,3 +154,7 @@ def test_probe_fails_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_probe_asks_a_real_route() -> None:
     assert load_probe().READY_PATH in ROUTES
+
+
+def test_probe_default_port_is_the_services() -> None:
+    assert load_probe().DEFAULT_PORT == Settings.model_fields["port"].default

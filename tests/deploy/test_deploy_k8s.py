@@ -177,3 +177,19 @@ def test_adapter_rules_read_our_metrics_per_pod() -> None:
         }
         for placeholder in ("<<.Series>>", "<<.LabelMatchers>>", "<<.GroupBy>>"):
             assert placeholder in rule["metricsQuery"]
+
+
+def test_hardened_like_the_compose_service(compose: dict[str, Any]) -> None:
+    """The settings tests/deploy/test_compose_stack.py proves on a real engine, here for the pods."""
+    service = compose["services"]["motivnet"]
+    security = container()["securityContext"]
+    assert security["readOnlyRootFilesystem"] is service["read_only"] is True
+    assert security["capabilities"] == {"drop": service["cap_drop"]} == {"drop": ["ALL"]}
+    assert security["allowPrivilegeEscalation"] is False
+    assert "no-new-privileges:true" in service["security_opt"]
+    assert manifests()["Deployment"]["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    pod_volumes = {
+        volume["name"]: volume for volume in manifests()["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    }
+    writable = {mount["mountPath"] for mount in container()["volumeMounts"] if "emptyDir" in pod_volumes[mount["name"]]}
+    assert writable == {entry.split(":")[0] for entry in service["tmpfs"]}, "the same writable places"

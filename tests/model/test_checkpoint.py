@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from service.model.motivnet import build_motivnet
 from service.model.spec import load_model_spec
 
 CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +110,22 @@ def test_absent_file_points_to_model_store_readme(tmp_path, tiny_dir):
 def test_non_state_dict_is_refused(tmp_path, tiny_dir):
     torch.save([torch.zeros(1)], tmp_path / "list.pth")
     assert "not a state dict" in _load_broken(tiny_dir, tmp_path / "list.pth")
+
+
+def test_unreadable_file_says_permission_denied_and_names_it():
+    """Checked as another user (nobody), since root may read anything; safetensors alone says "No such file"."""
+    folder = Path(tempfile.mkdtemp(prefix="motivnet-perm-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "weights.safetensors"
+        save_file({"w": torch.zeros(2)}, str(path))
+        path.chmod(0o600 if os.getuid() == 0 else 0o000)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.getuid() == 0 else []
+        code = f"from service.model.checkpoint import read_state_dict; read_state_dict({str(path)!r})"
+        done = subprocess.run(
+            [*as_nobody, sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert f"{path}: permission denied" in done.stderr.strip().splitlines()[-1]
+    finally:
+        shutil.rmtree(folder)
