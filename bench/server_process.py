@@ -3,6 +3,7 @@ sockets and signals."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -25,15 +26,19 @@ def free_port() -> int:
 
 class ServerProcess:
     """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
-    --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return."""
+    --device cuda --max-batch-size 1) and `env` (MOTIVNET_* settings); its output goes to `log_path`, or is
+    kept for `stop()` to return."""
 
-    def __init__(self, *options: str, log_path: Path | None = None) -> None:
+    def __init__(self, *options: str, log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "service", "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
         command += ["--port", str(self.port), *options]
         output = log_path.open("w") if log_path else subprocess.PIPE
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True)
+        environment = {**os.environ, **(env or {})}
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment
+        )
 
     def wait_listening(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
@@ -62,6 +67,11 @@ class ServerProcess:
         match = re.search(pattern, text, re.MULTILINE)
         assert match, f"{name}{{{labels}}} not in /metrics"
         return float(match.group(match.lastindex))
+
+    def peak_rss_bytes(self) -> int:
+        """The server process's high-water resident memory (Linux VmHWM)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1)) * 1024
 
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -22,6 +22,7 @@ from service.api.errors import install_error_handlers
 from service.api.headers import NoSniffMiddleware
 from service.api.internal_errors import InternalErrorMiddleware
 from service.api.middleware import RequestMetricsMiddleware
+from service.api.origins import OriginGuardMiddleware
 from service.api.predict import TIMING_HEADERS
 from service.config import Settings
 from service.engine import Engine
@@ -72,9 +73,10 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
-    """Innermost first: errors become one log line, then API keys, CORS, request metrics, nosniff on all."""
+    """Innermost first: errors become one log line, then API keys, origins, CORS, request metrics, nosniff."""
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_list, metrics_public=settings.metrics_public)
+    app.add_middleware(OriginGuardMiddleware, allowed=settings.cors_origin_list)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

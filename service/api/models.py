@@ -11,7 +11,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get(
-    "/v1/models", response_model=ModelList, responses={status: {"model": ErrorResponse} for status in (401, 503)}
+    "/v1/models", response_model=ModelList, responses={status: {"model": ErrorResponse} for status in (401, 403, 503)}
 )
 async def list_models(engine: EngineDep) -> ModelList:
     """The loaded model: name, labels, architecture, size, device, dtype, checkpoint and batching settings."""

@@ -16,7 +16,7 @@ from service.engine import Classified
 
 router = APIRouter(tags=["inference"])
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 408, 413, 415, 422, 503, 504)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 408, 413, 415, 422, 503, 504)}
 TIMING_HEADERS = ("x-detection-time", "x-queue-time", "x-inference-time", "x-total-time")
 UPLOAD_BODY = {
     "requestBody": {
