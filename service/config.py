@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Longest pause while a request body arrives; then 408 and the connection closes."
     )
     keep_alive_timeout_s: float = Field(5.0, gt=0, description="Idle keep-alive connections close after this long.")
-    max_header_bytes: int = Field(16384, ge=1024, description="Largest request line plus headers; beyond it 400.")
+    max_header_bytes: int = Field(16384, ge=1024, description="Largest request line plus headers; beyond it 431.")
     drain_timeout_s: float = Field(
         30.0,
         ge=0,

@@ -98,7 +98,7 @@ def run_server(settings: Settings) -> None:
     check_model_folder(settings)
     raise_open_file_limit(settings.max_connections + FILE_HEADROOM)
     app = create_app(settings)
-    limits = ConnectionLimits(settings.max_connections, settings.header_timeout_s)
+    limits = ConnectionLimits(settings.max_connections, settings.header_timeout_s, settings.max_header_bytes)
     config = uvicorn.Config(
         app,
         host=settings.host,
