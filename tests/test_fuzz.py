@@ -8,10 +8,10 @@ import random
 
 import httpx
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from schemathesis import GenerationMode
 
 from bench.server_process import ServerProcess
 from tests.conftest import encode
