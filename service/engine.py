@@ -155,9 +155,9 @@ class Engine:
         held = reservation.pixels
         detection_s = 0.0
         for image in images:
-            _check(deadline, "decoding")
+            self._check(deadline, "decoding")
             pixels = await self._off_loop(None, self._decode, image)
-            _check(deadline, "finding faces")
+            self._check(deadline, "finding faces")
             detect_start = time.monotonic()
             faces = await self._off_loop(self._detect_thread, self._find_faces, pixels, detect)
             detection_s += time.monotonic() - detect_start if detect else 0.0
@@ -168,6 +168,15 @@ class Engine:
         if detect:
             self._metrics.detection_seconds.observe(detection_s)
         return found, detection_s
+
+    def _check(self, deadline: float, stage: str) -> None:
+        """The deadline covers decoding and detection too; a request past it is counted and answered 504."""
+        if time.monotonic() >= deadline:
+            self._metrics.refused("timeout")
+            raise DeadlineExceededError(
+                f"the request's deadline passed before {stage}; the server is busy: retry later or allow a "
+                "longer timeout"
+            )
 
     def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
         """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""
@@ -207,13 +216,6 @@ class Engine:
         self._finder.warmup()
         seconds = self._step.warmup(warmup_sizes(self._settings.max_batch_size))
         log.info("warmed up in %.1f s", seconds)
-
-
-def _check(deadline: float, stage: str) -> None:
-    if time.monotonic() >= deadline:
-        raise DeadlineExceededError(
-            f"the request's deadline passed before {stage}; the server is busy: retry later or allow a longer timeout"
-        )
 
 
 def _named(upload: Upload, read: Callable[[bytes, int], T], limit: int) -> T:

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from service.admission import ADMISSION_REASONS
 
 REJECT_REASONS = ("queue_full", "timeout", "cancelled")
-REQUEST_REJECT_REASONS = (*ADMISSION_REASONS, "connections", "upload_timeout")
+REQUEST_REJECT_REASONS = (*ADMISSION_REASONS, "timeout", "connections")
 ENDPOINTS = ("/predict", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -58,6 +58,7 @@ def test_expired_deadline_answers_504(face_png):
         server.wait_ready()
         responses = asyncio.run(_post_many(server.url, [body] * 12))
         timeouts = server.metric("motivnet_rejected_total", 'reason="timeout"')
+        timeouts += server.metric("motivnet_requests_rejected_total", 'reason="timeout"')
         late = [r for r in responses if r.status_code == 504]
         assert late and all(r.json()["error"]["code"] == "timeout" for r in late)
         assert timeouts >= 1
