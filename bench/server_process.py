@@ -74,6 +74,11 @@ class ServerProcess:
         assert match, f"{name}{{{labels}}} not in /metrics"
         return float(match.group(match.lastindex))
 
+    def peak_rss_bytes(self) -> int:
+        """The server process's high-water resident memory (Linux VmHWM)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1)) * 1024
+
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)
 

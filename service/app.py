@@ -14,11 +14,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from service.api import health, models, predict, stream, video
+from service.api.access import ApiKeyMiddleware
 from service.api.errors import install_error_handlers
+from service.api.headers import NoSniffMiddleware
+from service.api.internal_errors import InternalErrorMiddleware
 from service.api.middleware import RequestMetricsMiddleware
+from service.api.origins import OriginGuardMiddleware
 from service.api.page import install_page
+from service.api.predict import TIMING_HEADERS
 from service.config import Settings
 from service.engine import Engine
 from service.metrics import Metrics
@@ -32,8 +38,8 @@ async def start_engine(state: ServiceState) -> None:
     start = time.perf_counter()
     try:
         engine = await Engine.start(state.settings, state.metrics, warm=state.settings.warmup)
-    except Exception as exc:  # noqa: BLE001 - reported through /health/ready and the log
-        state.load_error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - reported through /health/ready and the log; answers never show paths
+        state.load_error = f"{type(exc).__name__}; the server log has the details"
         log.error("model failed to load: %s", exc)
         return
     state.engine = engine
@@ -48,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.draining = True
     await loader
     if state.engine is not None:
-        await state.engine.drain()
+        await asyncio.wait([asyncio.ensure_future(state.engine.drain())], timeout=state.settings.drain_timeout_s)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -67,5 +73,22 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.demo:
         install_page(app)
     install_error_handlers(app)
-    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.service.metrics)
+    add_middleware(app, settings, app.state.service.metrics)
     return app
+
+
+def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """Innermost first: errors become one log line, then API keys, origins, CORS, request metrics, nosniff."""
+    app.add_middleware(InternalErrorMiddleware)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_list, metrics_public=settings.metrics_public)
+    app.add_middleware(OriginGuardMiddleware, allowed=settings.cors_origin_list)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origin_list),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+            expose_headers=list(TIMING_HEADERS),
+        )
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.add_middleware(NoSniffMiddleware)

@@ -200,6 +200,7 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch-delay-ms", type=float)
     parser.add_argument("--max-queue-size", type=int)
     parser.add_argument("--request-timeout-ms", type=float)
+    parser.add_argument("--drain-timeout-s", type=float, help="longest graceful drain on SIGTERM, then exit")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slower start)")
 

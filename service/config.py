@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.faces.face import DetectorSettings
@@ -65,6 +65,46 @@ class Settings(BaseSettings):
     stream_idle_timeout_s: float = Field(
         30.0, gt=0, description="A /v1/stream session that sends nothing for this long is closed."
     )
+    max_request_pixels: int = Field(
+        48_000_000, gt=0, description="Most pixels (all images together) one request may decode; beyond it 413."
+    )
+    max_pixels_in_flight: int = Field(
+        96_000_000,
+        gt=0,
+        description="Most pixels decoding, detecting or queued across the server; a request without room waits "
+        "up to admission_wait_ms, then gets 503.",
+    )
+    admission_wait_ms: float = Field(
+        250.0, ge=0, description="Longest a request waits for room in the pixel budget before 503."
+    )
+    max_requests_in_flight: int = Field(
+        32, ge=1, description="Requests read, decoded, detected or queued at once; beyond it 503 at once."
+    )
+    max_connections: int = Field(
+        512,
+        ge=1,
+        description="Open connections at most; a new one beyond it closes the longest-idle one (or is refused).",
+    )
+    header_timeout_s: float = Field(10.0, gt=0, description="Longest a connection may take to send its headers.")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="Longest pause while a request body arrives; then 408 and the connection closes."
+    )
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="Idle keep-alive connections close after this long.")
+    max_header_bytes: int = Field(16384, ge=1024, description="Largest request line plus headers; beyond it 431.")
+    drain_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM, longest wait for queued work and open requests; then connections close and it exits.",
+    )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated bearer tokens; when set, every route except /health/*, the web page and "
+        "(with metrics_public) /metrics needs one.",
+    )
+    metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
+    cors_allow_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser ('*' for any); none by default."
+    )
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
     detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
         "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
@@ -95,6 +135,14 @@ class Settings(BaseSettings):
     demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
 
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        return _split(self.api_keys)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return _split(self.cors_allow_origins)
+
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(
             score_threshold=self.detector_score_threshold,
@@ -103,9 +151,22 @@ class Settings(BaseSettings):
             max_faces=self.detector_max_faces,
         )
 
+    @model_validator(mode="after")
+    def _budget_fits(self) -> Settings:
+        if self.max_request_pixels > self.max_pixels_in_flight:
+            raise ValueError(
+                f"max_request_pixels ({self.max_request_pixels}) must not exceed max_pixels_in_flight "
+                f"({self.max_pixels_in_flight}): a request of the allowed size could never be admitted"
+            )
+        return self
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
         if value.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
             raise ValueError(f"device {value!r} is not one of auto, cpu, cuda, cuda:N, mps")
         return value
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())

@@ -11,24 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
+from service.admission import Admission, Reservation
 from service.batch_step import BatchStep, warmup_sizes
 from service.batching import DynamicBatcher, Timing
 from service.config import Settings
-from service.errors import ServiceError
-from service.faces.finder import FaceFinder, FoundFace, whole_images
-from service.images import Upload, decode_image
+from service.errors import DeadlineExceededError, ServiceError
+from service.faces.finder import FaceFinder, FoundFace
+from service.images import Upload, decode_image, image_pixels
 from service.loading import acceleration_of, build_finder, load_predictor
 from service.metrics import Metrics
 from service.model.predictor import Predictor
 from service.results import BatchingInfo, FacePrediction, ModelDescription
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ImageInput = Upload | torch.Tensor
 """An image as sent (bytes, decoded by the engine off the event loop) or already decoded (HxWx3 uint8 RGB)."""
@@ -66,6 +71,13 @@ class Engine:
             max_queue_size=settings.max_queue_size,
             observer=metrics,
             wait_only_for_incoming=True,
+        )
+        self._admission = Admission(
+            max_requests=settings.max_requests_in_flight,
+            max_request_pixels=settings.max_request_pixels,
+            max_pixels=settings.max_pixels_in_flight,
+            wait_s=settings.admission_wait_ms / 1000,
+            observer=metrics,
         )
         metrics.watch_device(torch.device(predictor.info.device))
 
@@ -106,6 +118,10 @@ class Engine:
             **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
         )
 
+    def admit(self) -> AbstractContextManager[None]:
+        """A request in flight for the block (enter it before reading the body): 503 at once at the cap."""
+        return self._admission.request()
+
     async def classify(
         self,
         images: Sequence[ImageInput],
@@ -117,21 +133,21 @@ class Engine:
     ) -> Classified:
         """Every face of every image, labelled; results keep image order, an image without faces has none.
 
-        `deadline` is a `time.monotonic()` value: faces still queued then fail with 504. `max_faces` keeps only
-        each image's best-scoring faces, before any reaches the model (a video asks for its few subjects). The
-        model serves waiting requests in turns; calls that pass the same `group` (a video's frames) share one.
+        `deadline` is a `time.monotonic()` value covering decoding, detection and the queue: work still
+        undone then fails with 504. The images' pixels (read from their headers) are reserved from the
+        server's budget before any is decoded; each image is decoded and detected alone, then gives way to
+        its crops, so a request holds at most one decoded image besides its crops. `max_faces` keeps only each
+        image's best-scoring faces, before any reaches the model (a video asks for its few subjects). The model
+        serves waiting requests in turns; calls that pass the same `group` (a video's frames) share one turn.
         """
         start = time.monotonic()
         timing = Timing()
-        with self._batcher.incoming() as arrival:
-            pixels = await asyncio.gather(*(self._decode(image) for image in images))
-            detect_start = time.monotonic()
-            found = [faces[:max_faces] for faces in await self._find_faces(list(pixels), detect)]
-            detection_s = time.monotonic() - detect_start if detect else 0.0
-            if detect:
-                self._metrics.detection_seconds.observe(detection_s)
-            crops = [crop for faces in found for _, crop in faces]
-            rows = await arrival.submit(crops, deadline, timing, group)
+        sizes = await self._off_loop(None, self._pixels, images)
+        async with self._admission.reserve(sum(sizes), deadline) as reservation:
+            with self._batcher.incoming() as arrival:
+                found, detection_s = await self._prepare(images, detect, deadline, reservation, max_faces)
+                crops = [crop for faces in found for _, crop in faces]
+                rows = await arrival.submit(crops, deadline, timing, group)
         return Classified(
             model=self._predictor.info.name,
             images=self._label(found, rows),
@@ -146,20 +162,69 @@ class Engine:
         await self._batcher.stop()
         self._detect_thread.shutdown(wait=True)
 
-    async def _decode(self, image: ImageInput) -> torch.Tensor:
+    async def _prepare(
+        self,
+        images: Sequence[ImageInput],
+        detect: bool,
+        deadline: float,
+        reservation: Reservation,
+        max_faces: int | None,
+    ) -> tuple[list[list[FoundFace]], float]:
+        """Decodes and detects image by image; each image's pixels leave the budget once only its crops
+        remain. Returns the faces per image and the seconds spent detecting."""
+        found: list[list[FoundFace]] = []
+        held = reservation.pixels
+        detection_s = 0.0
+        for image in images:
+            self._check(deadline, "decoding")
+            pixels = await self._off_loop(None, self._decode, image)
+            self._check(deadline, "finding faces")
+            detect_start = time.monotonic()
+            faces = (await self._off_loop(self._detect_thread, self._find_faces, pixels, detect))[:max_faces]
+            detection_s += time.monotonic() - detect_start if detect else 0.0
+            held += sum(crop.shape[0] * crop.shape[1] for _, crop in faces) - pixels.shape[0] * pixels.shape[1]
+            del pixels
+            reservation.shrink_to(held)
+            found.append(faces)
+        if detect:
+            self._metrics.detection_seconds.observe(detection_s)
+        return found, detection_s
+
+    def _check(self, deadline: float, stage: str) -> None:
+        """The deadline covers decoding and detection too; a request past it is counted and answered 504."""
+        if time.monotonic() >= deadline:
+            self._metrics.refused("timeout")
+            raise DeadlineExceededError(
+                f"the request's deadline passed before {stage}; the server is busy: retry later or allow a "
+                "longer timeout"
+            )
+
+    def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
+        """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""
+        limit = self._settings.max_image_pixels
+        return [
+            image.shape[0] * image.shape[1] if isinstance(image, torch.Tensor) else _named(image, image_pixels, limit)
+            for image in images
+        ]
+
+    def _decode(self, image: ImageInput) -> torch.Tensor:
         if isinstance(image, torch.Tensor):
             return image
-        try:
-            return await asyncio.to_thread(decode_image, image.data, self._settings.max_image_pixels)
-        except ServiceError as exc:
-            name = f"{image.filename!r}" if image.filename else "the body"
-            raise type(exc)(f"{name}: {exc.message}", exc.headers) from None
+        return _named(image, decode_image, self._settings.max_image_pixels)
 
-    async def _find_faces(self, images: list[torch.Tensor], detect: bool) -> list[list[FoundFace]]:
-        if not detect:
-            return whole_images(images)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._detect_thread, self._finder.find, images)
+    def _find_faces(self, image: torch.Tensor, detect: bool) -> list[FoundFace]:
+        return (self._finder.find if detect else self._finder.whole)([image])[0]
+
+    @staticmethod
+    async def _off_loop(executor: Executor | None, work: Callable[..., T], *args: object) -> T:
+        """Runs `work` on a thread; a cancelled request still waits for it, because the memory it holds is
+        counted in the pixel budget until the thread lets go."""
+        future = asyncio.get_running_loop().run_in_executor(executor, work, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
 
     def _label(self, found: list[list[FoundFace]], rows: list[torch.Tensor]) -> list[list[FacePrediction]]:
         """Per image, its faces' answers; `rows` holds one probability row per face, in `found` order."""
@@ -172,3 +237,12 @@ class Engine:
         self._finder.warmup()
         seconds = self._step.warmup(warmup_sizes(self._settings.max_batch_size))
         log.info("warmed up in %.1f s", seconds)
+
+
+def _named(upload: Upload, read: Callable[[bytes, int], T], limit: int) -> T:
+    """The image's own error, prefixed with its file name so a client knows which of its files failed."""
+    try:
+        return read(upload.data, limit)
+    except ServiceError as exc:
+        name = f"{upload.filename!r}" if upload.filename else "the body"
+        raise type(exc)(f"{name}: {exc.message}", exc.headers) from None

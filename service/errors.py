@@ -15,6 +15,21 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        if self.status == 503:  # every 503 says when to come back
+            self.headers.setdefault("Retry-After", "1")
+
+
+class UnauthorizedError(ServiceError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"WWW-Authenticate": "Bearer"})
+
+
+class UploadTimeoutError(ServiceError):
+    """The body did not arrive in time (a stalled or very slow client); the connection is closed after."""
+
+    status, code = 408, "upload_timeout"
 
 
 class NoImageError(ServiceError):
@@ -31,6 +46,12 @@ class UploadTooLargeError(ServiceError):
 
 class ImageTooLargeError(ServiceError):
     status, code = 413, "image_too_large"
+
+
+class RequestTooLargeError(ServiceError):
+    """The request's images together hold more pixels than one request may decode."""
+
+    status, code = 413, "request_too_large"
 
 
 class UnsupportedImageError(ServiceError):
@@ -63,6 +84,12 @@ class FrameTooLargeError(ServiceError):
 
 class QueueFullError(ServiceError):
     status, code = 503, "queue_full"
+
+
+class OverloadedError(ServiceError):
+    """Too many requests in flight, or no room in the pixel budget: refused before any work is done."""
+
+    status, code = 503, "overloaded"
 
 
 class NotReadyError(ServiceError):

@@ -7,9 +7,12 @@ Each app owns a registry (tests build many apps in one process). The batcher rep
 from __future__ import annotations
 
 import torch
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+
+from service.admission import ADMISSION_REASONS
 
 REJECT_REASONS = ("queue_full", "timeout", "cancelled")
+REQUEST_REJECT_REASONS = (*ADMISSION_REASONS, "timeout", "connections")
 ENDPOINTS = ("/predict", "/v1/video", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
 FRAME_SOURCES = ("video", "stream")
 STREAM_OUTCOMES = ("ok", "skipped", "error")
@@ -63,6 +66,23 @@ class Metrics:
         self.queue_depth_gauge = Gauge("motivnet_queue_depth", "Faces waiting for the model.", registry=r)
         self.faces = Counter("motivnet_faces", "Faces classified.", registry=r)
         self.rejections = Counter("motivnet_rejected", "Faces refused or dropped, by reason.", ["reason"], registry=r)
+        self.requests_in_flight = Gauge(
+            "motivnet_requests_in_flight",
+            "Requests admitted and not yet answered (reading, decoding, queued).",
+            registry=r,
+        )
+        self.pixels_in_flight = Gauge(
+            "motivnet_pixels_in_flight",
+            "Pixels reserved by requests: images decoding or detecting, queued crops.",
+            registry=r,
+        )
+        self.request_rejections = Counter(
+            "motivnet_requests_rejected",
+            "Requests or connections refused before any work, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        ProcessCollector(registry=r)
         self.model_load_seconds = Gauge("motivnet_model_load_seconds", "Time to load and warm the model.", registry=r)
         self.gpu_allocated = Gauge("motivnet_gpu_memory_allocated_bytes", "CUDA memory held by tensors.", registry=r)
         self.gpu_reserved = Gauge(
@@ -87,6 +107,8 @@ class Metrics:
             self.frame_seconds.labels(source)
         for reason in REJECT_REASONS:
             self.rejections.labels(reason)
+        for reason in REQUEST_REJECT_REASONS:
+            self.request_rejections.labels(reason)
         for endpoint in ENDPOINTS:
             self.request_seconds.labels(endpoint)
 
@@ -113,6 +135,13 @@ class Metrics:
         self.stream_frames.labels(outcome).inc()
         if outcome != "skipped":
             self.frame_seconds.labels("stream").observe(seconds)
+
+    def in_flight(self, requests: int, pixels: int) -> None:
+        self.requests_in_flight.set(requests)
+        self.pixels_in_flight.set(pixels)
+
+    def refused(self, reason: str) -> None:
+        self.request_rejections.labels(reason).inc()
 
     def request_done(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

@@ -18,7 +18,7 @@ def test_every_setting_has_a_readme_row_with_its_default():
         if name == "model_store":
             continue
         default = field.default
-        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        shown = str(default).lower() if isinstance(default, bool) else str(default) or "empty"
         assert rows[variable] in (shown, shown.removesuffix(".0")), (
             f"{variable}: README says {rows[variable]}, code {shown}"
         )

@@ -23,10 +23,12 @@ async def ready(state: StateDep) -> JSONResponse:
     reason = state.not_ready_reason
     if reason is None:
         return JSONResponse({"status": "ready"})
-    return JSONResponse({"error": {"code": "not_ready", "message": reason}}, status_code=503)
+    return JSONResponse(
+        {"error": {"code": "not_ready", "message": reason}}, status_code=503, headers={"Retry-After": "1"}
+    )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses={401: {"description": "Without metrics_public, a key."}})
 async def metrics(state: StateDep) -> Response:
     """Prometheus text format."""
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import EngineDep
-from service.api.schemas import ModelList
+from service.api.schemas import ModelList, error_responses
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/v1/models", response_model=ModelList, responses=error_responses(401, 403, 503))
 async def list_models(engine: EngineDep) -> ModelList:
     """The loaded model: name, labels, architecture, size, device, dtype, checkpoint and batching settings."""
     return ModelList(models=[engine.describe()])

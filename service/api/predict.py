@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.api.deps import EngineDep, StateDep
 from service.api.disconnect import unless_disconnected
-from service.api.schemas import ErrorResponse, ImageResult, PredictResponse
+from service.api.schemas import ImageResult, PredictResponse, error_responses
 from service.api.uploads import read_uploads
 from service.engine import Classified
 
 router = APIRouter(tags=["inference"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 413, 415, 422, 503, 504)
-}
+ERRORS = error_responses(400, 401, 403, 408, 413, 415, 422, 503, 504)
+TIMING_HEADERS = ("x-detection-time", "x-queue-time", "x-inference-time", "x-total-time")
 UPLOAD_BODY = {
     "requestBody": {
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}
+                    },
                     "required": ["file"],
                 }
             },
@@ -47,9 +48,10 @@ async def predict(
 
     Headers `x-detection-time`, `x-queue-time`, `x-inference-time` and `x-total-time` (milliseconds) say where
     the request's time went on the server."""
-    uploads = await read_uploads(request, state.settings)
     deadline = time.monotonic() + state.settings.request_timeout_ms / 1000
-    classified = await unless_disconnected(request, engine.classify(uploads, detect=detect, deadline=deadline))
+    with engine.admit():
+        uploads = await read_uploads(request, state.settings, deadline)
+        classified = await unless_disconnected(request, engine.classify(uploads, detect=detect, deadline=deadline))
     results = [ImageResult(filename=u.filename, faces=faces) for u, faces in zip(uploads, classified.images)]
     document = PredictResponse(model=classified.model, results=results)
     return JSONResponse(document.model_dump(mode="json"), headers=timing_headers(classified))
@@ -57,10 +59,5 @@ async def predict(
 
 def timing_headers(classified: Classified) -> dict[str, str]:
     """Where the request's time went on the server, in milliseconds, as TEI reports it."""
-    times = {
-        "x-detection-time": classified.detection_s,
-        "x-queue-time": classified.queue_s,
-        "x-inference-time": classified.inference_s,
-        "x-total-time": classified.total_s,
-    }
-    return {name: f"{seconds * 1000:.2f}" for name, seconds in times.items()}
+    times = (classified.detection_s, classified.queue_s, classified.inference_s, classified.total_s)
+    return {name: f"{seconds * 1000:.2f}" for name, seconds in zip(TIMING_HEADERS, times)}

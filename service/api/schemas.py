@@ -3,6 +3,8 @@ answers cannot drift."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from service.results import FacePrediction, ModelDescription
@@ -63,6 +65,11 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route: each status it can answer, with the error document's shape."""
+    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 class ModelList(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator
 
 from fastapi import Request
@@ -15,6 +17,7 @@ from service.errors import (
     ServiceError,
     TooManyFilesError,
     UnsupportedImageError,
+    UploadTimeoutError,
     UploadTooLargeError,
 )
 from service.images import Upload
@@ -22,14 +25,27 @@ from service.images import Upload
 FILE_FIELD = "file"
 
 
-async def limited_body(request: Request, max_bytes: int) -> AsyncGenerator[bytes, None]:
-    """The request body, failing with 413 as soon as it grows past `max_bytes`."""
+async def limited_body(
+    request: Request, max_bytes: int, deadline: float, max_pause_s: float
+) -> AsyncGenerator[bytes, None]:
+    """The request body, failing with 413 as soon as it grows past `max_bytes`, and with 408 when it pauses
+    longer than `max_pause_s` or is not all there by `deadline` (a `time.monotonic()` value)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise UploadTooLargeError(f"request body is {declared} bytes; at most {max_bytes} allowed")
     received = 0
+    chunks = request.stream().__aiter__()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), min(max_pause_s, deadline - time.monotonic()))
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError:
+                raise UploadTimeoutError(
+                    f"the body stalled after {received} bytes (at most {max_pause_s:g} s between parts, and all "
+                    "of it within the request timeout); send it faster or smaller"
+                ) from None
             received += len(chunk)
             if received > max_bytes:
                 raise UploadTooLargeError(f"request body exceeds {max_bytes} bytes")
@@ -38,10 +54,10 @@ async def limited_body(request: Request, max_bytes: int) -> AsyncGenerator[bytes
         raise ClientClosedError("client disconnected while sending the body") from None
 
 
-async def read_uploads(request: Request, settings: Settings) -> list[Upload]:
+async def read_uploads(request: Request, settings: Settings, deadline: float) -> list[Upload]:
     """Images from a multipart form (parts named `file`) or from a raw `image/*` body, in upload order."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = limited_body(request, settings.max_upload_bytes)
+    body = limited_body(request, settings.max_upload_bytes, deadline, settings.body_timeout_s)
     if content_type == "multipart/form-data":
         uploads = await _read_multipart(request, body, settings.max_files_per_request)
     elif content_type.startswith("image/") or content_type == "application/octet-stream":

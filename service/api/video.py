@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -13,16 +13,14 @@ from starlette.types import Receive, Scope, Send
 
 from service.api.deps import EngineDep, StateDep
 from service.api.disconnect import unless_disconnected
-from service.api.schemas import ErrorResponse
+from service.api.schemas import error_responses
 from service.api.video_lines import Line, one_document, video_lines, with_error_line
 from service.video.analysis import VideoOptions
 
 router = APIRouter(tags=["video"])
 
 NDJSON = "application/x-ndjson"
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 413, 415, 422, 503, 504)
-}
+ERRORS = error_responses(400, 401, 403, 408, 413, 415, 422, 503, 504)
 VIDEO_BODY = {
     "requestBody": {
         "content": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import BinaryIO
@@ -13,16 +14,21 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from service.api.uploads import FILE_FIELD, limited_body
+from service.config import Settings
 from service.errors import NoVideoError, ServiceError, UnsupportedVideoError
 
 RAW_TYPES = ("application/octet-stream",)
 
 
 @asynccontextmanager
-async def spooled_video(request: Request, max_bytes: int) -> AsyncIterator[BinaryIO]:
-    """The uploaded video as a seekable file (a multipart `file` part or a raw `video/*` body), removed on exit."""
+async def spooled_video(request: Request, settings: Settings) -> AsyncIterator[BinaryIO]:
+    """The uploaded video as a seekable file (a multipart `file` part or a raw `video/*` body), removed on exit.
+
+    A video may take as long to upload as it may last (`max_video_seconds`); a pause longer than
+    `body_timeout_s` ends it with 408 at once."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = limited_body(request, max_bytes)
+    deadline = time.monotonic() + settings.max_video_seconds
+    body = limited_body(request, settings.max_video_bytes, deadline, settings.body_timeout_s)
     if content_type == "multipart/form-data":
         async with _multipart_file(request, body) as file:
             yield file

@@ -1,6 +1,6 @@
 """Detector backends behind one `FaceDetector` contract, and the factory that picks one by name.
 
-Images of the same size are stacked and run as one batch; different sizes run one after another, since
+Images of the same size are stacked and run as batches; different sizes run one after another, since
 padding would change what the convolutions see near the edges, and a face's answer must not depend on
 which other images shared its call.
 """
@@ -50,6 +50,8 @@ class InputScale:
 # costs a ResNet-50 four times the work (seconds per photo on a CPU) for faces a 512-pixel photo shows anyway.
 MOBILENET_SCALE = InputScale(short_side=None, max_side=1920, upscale=False)
 RESNET_SCALE = InputScale(short_side=1024, max_side=1980, upscale=False)
+BATCH_PIXELS = 4_000_000
+"""Most network-size pixels stacked into one detector call: its float activations stay bounded."""
 
 
 class RetinaFaceDetector:
@@ -66,26 +68,38 @@ class RetinaFaceDetector:
 
     @torch.inference_mode()
     def detect(self, images: Sequence[torch.Tensor]) -> list[list[Face]]:
+        """Each image is reduced to the network's size on its own, so at most one large original is ever
+        held as float; reduced images of one size then run as batches of at most `BATCH_PIXELS`."""
         results: list[list[Face]] = [[] for _ in images]
-        groups: dict[tuple[int, ...], list[int]] = {}
+        groups: dict[tuple[int, ...], list[tuple[int, torch.Tensor]]] = {}
         for index, image in enumerate(images):
-            groups.setdefault(tuple(image.shape), []).append(index)
-        for indices in groups.values():
-            batch = torch.stack([images[i].to(self.device, non_blocking=True) for i in indices])
-            for index, faces in zip(indices, self._detect_same_size(batch)):
-                results[index] = faces
+            small = self._network_size(image.to(self.device, non_blocking=True))
+            groups.setdefault(tuple(image.shape), []).append((index, small))
+        for shape, members in groups.items():
+            per_batch = max(1, BATCH_PIXELS // (members[0][1].shape[1] * members[0][1].shape[2]))
+            for first in range(0, len(members), per_batch):
+                chunk = members[first : first + per_batch]
+                batch = torch.stack([small for _, small in chunk])
+                for (index, _), faces in zip(chunk, self._detect_batch(batch, shape[:2])):
+                    results[index] = faces
         return results
 
-    def _detect_same_size(self, batch: torch.Tensor) -> list[list[Face]]:
-        height, width = batch.shape[1:3]
-        pixels = batch.permute(0, 3, 1, 2).float()
+    def _network_size(self, image: torch.Tensor) -> torch.Tensor:
+        """Float [3, h, w] at the network's scale."""
+        height, width = image.shape[:2]
+        pixels = image.permute(2, 0, 1).float()
         factor = self.scale.factor(height, width)
-        if factor != 1.0:
-            size = (round(height * factor), round(width * factor))
-            pixels = F.interpolate(pixels, size=size, mode="bilinear", align_corners=False)
-        candidates = self.backend(pixels)
-        if factor != 1.0:
-            candidates = candidates.scaled(pixels.shape[3] / width, pixels.shape[2] / height)
+        if factor == 1.0:
+            return pixels
+        size = (max(1, round(height * factor)), max(1, round(width * factor)))
+        return F.interpolate(pixels[None], size=size, mode="bilinear", align_corners=False)[0]
+
+    def _detect_batch(self, batch: torch.Tensor, original_hw: tuple[int, ...]) -> list[list[Face]]:
+        """Boxes come back in the original images' pixels."""
+        height, width = original_hw
+        candidates = self.backend(batch)
+        if batch.shape[2:] != (height, width):
+            candidates = candidates.scaled(batch.shape[3] / width, batch.shape[2] / height)
         return select_faces(candidates, self.settings)
 
 

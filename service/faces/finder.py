@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from service.faces.crops import crop_faces
 from service.faces.face import Face, FaceDetector
+from service.faces.resize import shrink_to
 from service.faces.side_stream import SideStream
 from service.model.upload import upload
 
@@ -20,19 +20,6 @@ def whole_images(images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
     return [[(Face.covering(image), image)] for image in images]
 
 
-def shrink_to(crop: torch.Tensor, max_side: int) -> torch.Tensor:
-    """A crop larger than the model can use is reduced right away (antialiased), so a face filling a
-    40-Mpixel photo does not hold 150 MB while it waits in the queue."""
-    height, width = crop.shape[:2]
-    if max(height, width) <= max_side:
-        return crop
-    scale = max_side / max(height, width)
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    chw = crop.permute(2, 0, 1).unsqueeze(0).float()
-    small = F.interpolate(chw, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return small[0].round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
-
-
 class FaceFinder:
     """A detector plus the crop rule; `find` runs on its own thread, never on the event loop.
 
@@ -40,8 +27,8 @@ class FaceFinder:
         detector: finds the faces.
         margin: how much the square crop grows around the box.
         align: rotate crops so the eyes lie level.
-        max_crop_side: detected crops are reduced to at most this side (whole images are never touched,
-            so `detect=false` stays exactly the authors' preprocessing).
+        max_crop_side: crops and whole images are reduced to at most this side before they queue, so
+            what waits for the model is bounded whatever the upload (images within it stay untouched).
     """
 
     def __init__(self, detector: FaceDetector, margin: float, align: bool, max_crop_side: int) -> None:
@@ -68,13 +55,12 @@ class FaceFinder:
         found = []
         for image, faces in zip(on_device, self.detector.detect(on_device)):
             crops = crop_faces(image, faces, self.margin, self.align)
-            found.append(
-                [
-                    (face, crop if face.whole_image else shrink_to(crop, self.max_crop_side))
-                    for face, crop in zip(faces, crops)
-                ]
-            )
+            found.append([(face, shrink_to(crop, self.max_crop_side)) for face, crop in zip(faces, crops)])
         return found
+
+    def whole(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
+        """`detect=false`: each image is one face, reduced like a crop; no model runs."""
+        return [[(face, shrink_to(image, self.max_crop_side))] for [(face, image)] in whole_images(images)]
 
     def warmup(self) -> None:
         self.find([torch.full((480, 640, 3), 128, dtype=torch.uint8)])

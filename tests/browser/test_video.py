@@ -1,8 +1,5 @@
 """Video mode in a real headless Chromium: a clip made here from a real photo, its lines drawn as they arrive,
 the overlay in sync with playback, a timeline and a table row per track, JSON and CSV downloads.
-
-The page is a client of POST /v1/video (issue 14). Until that endpoint is merged this test fails, as the strict
-xfail expects; once it lands the test passes, strict xfail turns that into a failure, and the mark must go.
 """
 
 from __future__ import annotations

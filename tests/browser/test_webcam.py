@@ -1,8 +1,5 @@
 """Webcam mode in a real headless Chromium: its fake camera plays a pan over a real photo (a Y4M made here),
 frames go over WS /v1/stream, and live boxes, the frame counter, frames per second and latency show.
-
-The page is a client of WS /v1/stream (issue 14). Until that endpoint is merged this test fails, as the strict
-xfail expects; once it lands the test passes, strict xfail turns that into a failure, and the mark must go.
 """
 
 from __future__ import annotations

@@ -119,10 +119,13 @@ def test_restart_and_graceful_drain(compose: dict[str, Any], env_example: dict[s
     assert service["init"] is True, "tini forwards SIGTERM and reaps children"
     timeout_s = float(env_example["MOTIVNET_REQUEST_TIMEOUT_MS"]) / 1000
     assert seconds(service["stop_grace_period"]) >= timeout_s + 15, "a queued request may wait the full timeout"
+    drain_s = float(env_example["MOTIVNET_DRAIN_TIMEOUT_S"])
+    assert seconds(service["stop_grace_period"]) >= drain_s + 5, "the server must exit on its own before SIGKILL"
 
 
 def test_port_published_from_the_setting(compose: dict[str, Any]) -> None:
-    assert compose["services"]["motivnet"]["ports"] == ["${HOST_PORT:-8000}:${MOTIVNET_PORT:-8000}"]
+    ports = compose["services"]["motivnet"]["ports"]
+    assert ports == ["${HOST_BIND:-127.0.0.1}:${HOST_PORT:-8000}:${MOTIVNET_PORT:-8000}"], "this host only by default"
 
 
 def test_monitoring_profile(compose: dict[str, Any]) -> None:

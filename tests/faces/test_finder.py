@@ -1,4 +1,4 @@
-"""FaceFinder: detected crops are bounded in size; whole images pass untouched."""
+"""FaceFinder: detected crops and whole images are bounded in size before they queue."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import torch
 import torch.nn.functional as F
 
 from service.faces.detector import WholeImageDetector
-from service.faces.finder import FaceFinder, shrink_to
+from service.faces.finder import FaceFinder
+from service.faces.resize import shrink_to
 
 
-def test_large_detected_crops_are_reduced_and_whole_images_are_not(mobilenet, photos):
+def test_large_detected_crops_and_whole_images_are_reduced(mobilenet, photos):
     photo = photos["single_face.jpg"]
     big = F.interpolate(photo.permute(2, 0, 1)[None].float(), scale_factor=4, mode="bilinear")
     big = big[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
@@ -19,7 +20,14 @@ def test_large_detected_crops_are_reduced_and_whole_images_are_not(mobilenet, ph
     assert face.box[2] - face.box[0] > 512
     [[(whole, image)]] = FaceFinder(WholeImageDetector(big.device), 0.25, False, 512).find([big])
     assert whole.whole_image
-    assert image.shape == big.shape
+    assert max(image.shape[:2]) == 512
+    [[(whole, image)]] = FaceFinder(mobilenet, 0.25, False, 512).whole([big])
+    assert whole.whole_image
+    assert max(image.shape[:2]) == 512
+    assert image.dtype == torch.uint8
+    small = photo[:500, :500]
+    [[(_, untouched)]] = FaceFinder(mobilenet, 0.25, False, 512).whole([small])
+    assert untouched is small
 
 
 def test_shrink_keeps_the_picture():
