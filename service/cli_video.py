@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,17 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
 def _print_line(line: dict[str, Any], as_json: bool) -> int:
     """Prints one line the moment it is ready, so a long video shows progress; 2 for an error line."""
     if as_json:
-        pass
+        print(json.dumps(line), flush=True)
     elif "error" in line:
-        pass
+        print(f"error: {line['error']['code']}: {line['error']['message']}", flush=True)
     elif "summary" in line:
         summary = line["summary"]
+        print(f"model: {summary['model']}, {summary['frames']} frames, {summary['duration_ms'] / 1000:.1f} s")
         for track in summary["tracks"]:
-            track["probabilities"][track["label"]]
-            f"{track['first_ms'] / 1000:.1f}-{track['last_ms'] / 1000:.1f} s"
+            top = track["probabilities"][track["label"]]
+            span = f"{track['first_ms'] / 1000:.1f}-{track['last_ms'] / 1000:.1f} s"
+            print(f"track {track['track_id']}: {track['label']} ({top:.3f}) over {track['frames']} frames, {span}")
     else:
-        ", ".join(f"#{face['track_id']} {face['label']}" for face in line["faces"]) or "no face"
+        faces = ", ".join(f"#{face['track_id']} {face['label']}" for face in line["faces"]) or "no face"
+        print(f"frame {line['frame']} at {line['time_ms'] / 1000:.2f} s: {faces}", flush=True)
     return 2 if "error" in line else 0

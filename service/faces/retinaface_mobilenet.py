@@ -152,9 +152,9 @@ def prior_boxes(height: int, width: int, config: MobileNetConfig, device: torch.
 
 
 class MobileNetBackend(nn.Module):
-    bgr_mean: torch.Tensor
-
     """RGB pixels [B, 3, H, W] (0..255 floats) -> decoded `Candidates` in input pixels."""
+
+    bgr_mean: torch.Tensor
 
     def __init__(self, network: RetinaFaceMobileNet, config: MobileNetConfig = MobileNetConfig()) -> None:
         super().__init__()

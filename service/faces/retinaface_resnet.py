@@ -66,9 +66,9 @@ def decode_level(
 
 
 class ResNetBackend(nn.Module):
-    base_anchors: torch.Tensor
-
     """RGB pixels [B, 3, H, W] (0..255 floats) -> decoded `Candidates` in input pixels, boxes clipped."""
+
+    base_anchors: torch.Tensor
 
     def __init__(self, network: nn.Module, config: ResNetConfig = ResNetConfig()) -> None:
         super().__init__()

@@ -68,6 +68,7 @@ async def test_cross_origin_requests_need_the_allow_list(face_png):
             "/predict", content=face_png.read_bytes(), headers={**PNG, "origin": "https://evil.example"}
         )
         assert foreign.status_code == 403
+        assert foreign.json()["error"]["code"] == "origin_not_allowed"
         assert "access-control-allow-origin" not in foreign.headers
         same = await client.post("/predict", content=face_png.read_bytes(), headers={**PNG, "origin": "http://test"})
         assert same.status_code == 200

@@ -51,16 +51,33 @@ def _package_faces(network: torch.nn.Module, image: torch.Tensor) -> list[dict]:
     return list(RetinaFace.detect_faces(bgr, threshold=THRESHOLD, model=network, allow_upscaling=False).values())
 
 
+PIXEL_TOLERANCE = 0.05
+
+
+def _in_our_order(ours: list[Face], theirs: list[dict]) -> list[dict]:
+    """The package's faces, each paired with our nearest box: random weights give faces whose scores tie
+    within float error, and such ties may sort either way in the two implementations."""
+    left = list(theirs)
+    paired = []
+    for face in ours:
+        nearest = min(left, key=lambda other: np.abs(np.array(face.box) - np.array(other["facial_area"])).sum())
+        left.remove(nearest)
+        paired.append(nearest)
+    return paired
+
+
 def _assert_matches_package(ours: list[Face], theirs: list[dict]) -> None:
     assert len(ours) == len(theirs) > 3
-    for face, expected in zip(ours, theirs):
+    for face, expected in zip(ours, _in_our_order(ours, theirs)):
         # The package truncates its box to whole pixels; ours keeps the fraction. A coordinate a hair under an
-        # integer (63.99994) may truncate either way, so compare within the landmarks' 1e-3 tolerance.
+        # integer (63.99994) may truncate either way, so compare within the landmarks' tolerance: 0.05 px.
+        # Our detector batches same-size images, the package runs each alone, and with random weights float
+        # sums in another order move a landmark by up to about a hundredth of a pixel (seen: 0.011).
         box, truncated = np.array(face.box), np.array(expected["facial_area"])
-        assert np.all((box > truncated - 1e-3) & (box < truncated + 1 + 1e-3)), (face.box, truncated)
-        assert face.score == pytest.approx(float(expected["score"]), abs=1e-6)
+        assert np.all((box > truncated - PIXEL_TOLERANCE) & (box < truncated + 1 + PIXEL_TOLERANCE))
+        assert face.score == pytest.approx(float(expected["score"]), abs=1e-4)
         for name, point in expected["landmarks"].items():
-            assert face.landmarks[name] == pytest.approx([float(v) for v in point], abs=1e-3)
+            assert face.landmarks[name] == pytest.approx([float(v) for v in point], abs=PIXEL_TOLERANCE)
 
 
 def test_batched_decoding_equals_the_packages_own(network, images):

@@ -122,8 +122,10 @@ def test_unreadable_file_says_permission_denied_and_names_it():
         path.chmod(0o600 if os.getuid() == 0 else 0o000)
         as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.getuid() == 0 else []
         code = f"from service.model.checkpoint import read_state_dict; read_state_dict({str(path)!r})"
+        # Without coverage's variables: `nobody` could not write its data file into the work tree.
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("COV_CORE_", "COVERAGE_"))}
         done = subprocess.run(
-            [*as_nobody, sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+            [*as_nobody, sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode != 0
         assert f"{path}: permission denied" in done.stderr.strip().splitlines()[-1]
