@@ -97,6 +97,7 @@ def own_daemon() -> Iterator[Engine]:
     """dockerd on a private socket; overlay2, no iptables rules, no default bridge (compose and the tests
     make their own networks; published ports go through docker-proxy). Stopped, with its containers, after."""
     install_missing()
+    stop_leftover_daemons(str(CACHE / "docker"))
     run_dir = Path(tempfile.mkdtemp(prefix="motivnet-dockerd-"))  # short: containerd's socket path is limited
     engine = Engine(docker=shutil.which("docker", path="/usr/bin") or "docker", host=f"unix://{run_dir}/docker.sock")
     command = ["dockerd", "--data-root", str(CACHE / "docker"), "--exec-root", str(run_dir / "exec")]
@@ -120,6 +121,24 @@ def own_daemon() -> Iterator[Engine]:
             daemon.wait(timeout=30)
         log.close()
         remove_run_dir(run_dir)
+
+
+def stop_leftover_daemons(data_root: str) -> None:
+    """A run killed before its clean-up (a timeout, SIGKILL) leaves its dockerd holding our data root, and a
+    second daemon on the same root fails; we hold the cache lock, so any such daemon is a leftover."""
+    leftovers = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"dockerd") and data_root.encode() in argv:
+            leftovers.append(int(cmdline.parent.name))
+    for pid in leftovers:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in leftovers) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def remove_run_dir(run_dir: Path) -> None:
