@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
         "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
     )
+    detect_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Threads finding faces at once. 0: one per CPU core (at most 4) on the CPU, one on a GPU. On "
+        "the CPU each thread then runs torch with cores / workers threads of its own.",
+    )
     detector_score_threshold: float = Field(0.9, ge=0, le=1, description="Lowest detector confidence kept as a face.")
     detector_nms_iou: float = Field(0.4, gt=0, le=1, description="Overlap above which the weaker of two boxes goes.")
     detector_min_face_px: float = Field(16.0, ge=0, description="Faces with a shorter box side (pixels) are dropped.")

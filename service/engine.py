@@ -30,6 +30,7 @@ from service.loading import acceleration_of, build_finder, load_predictor
 from service.metrics import Metrics
 from service.model.predictor import Predictor
 from service.results import BatchingInfo, FacePrediction, ModelDescription
+from service.runtime import resolve_detect_workers, share_cpu_cores
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,10 @@ class Classified:
 
 
 class Engine:
-    """Owns the face finder (on its own thread), the predictor and the predictor's batcher.
+    """Owns the face finder (on its own threads), the predictor and the predictor's batcher.
 
-    Detection of the next requests runs while the current batch is in the model, on a different thread.
+    Detection of the next requests runs while the current batch is in the model, on other threads; on the
+    CPU several images are detected at once, one per worker (`detect_workers`).
     """
 
     def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, metrics: Metrics) -> None:
@@ -63,7 +65,11 @@ class Engine:
         self._settings = settings
         self._metrics = metrics
         self._step = BatchStep(predictor)
-        self._detect_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
+        device = torch.device(predictor.info.device)
+        workers = resolve_detect_workers(settings.detect_workers, device)
+        if device.type == "cpu":
+            share_cpu_cores(workers)
+        self._detect_threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detect")
         self._batcher = DynamicBatcher(
             self._step,
             max_batch_size=settings.max_batch_size,
@@ -79,7 +85,7 @@ class Engine:
             wait_s=settings.admission_wait_ms / 1000,
             observer=metrics,
         )
-        metrics.watch_device(torch.device(predictor.info.device))
+        metrics.watch_device(device)
 
     @classmethod
     async def start(cls, settings: Settings, metrics: Metrics, *, warm: bool) -> Engine:
@@ -142,7 +148,8 @@ class Engine:
         """
         start = time.monotonic()
         timing = Timing()
-        sizes = await self._off_loop(None, self._pixels, images)
+        headers_to_read = any(not isinstance(image, torch.Tensor) for image in images)
+        sizes = await self._off_loop(None, self._pixels, images) if headers_to_read else self._pixels(images)
         async with self._admission.reserve(sum(sizes), deadline) as reservation:
             with self._batcher.incoming() as arrival:
                 found, detection_s = await self._prepare(images, detect, deadline, reservation, max_faces)
@@ -160,7 +167,7 @@ class Engine:
     async def drain(self) -> None:
         """Refuses new work, answers every queued face, then releases the worker threads."""
         await self._batcher.stop()
-        self._detect_thread.shutdown(wait=True)
+        self._detect_threads.shutdown(wait=True)
 
     async def _prepare(
         self,
@@ -177,10 +184,10 @@ class Engine:
         detection_s = 0.0
         for image in images:
             self._check(deadline, "decoding")
-            pixels = await self._off_loop(None, self._decode, image)
+            pixels = image if isinstance(image, torch.Tensor) else await self._off_loop(None, self._decode, image)
             self._check(deadline, "finding faces")
             detect_start = time.monotonic()
-            faces = (await self._off_loop(self._detect_thread, self._find_faces, pixels, detect))[:max_faces]
+            faces = (await self._off_loop(self._detect_threads, self._find_faces, pixels, detect))[:max_faces]
             detection_s += time.monotonic() - detect_start if detect else 0.0
             held += sum(crop.shape[0] * crop.shape[1] for _, crop in faces) - pixels.shape[0] * pixels.shape[1]
             del pixels
@@ -207,9 +214,7 @@ class Engine:
             for image in images
         ]
 
-    def _decode(self, image: ImageInput) -> torch.Tensor:
-        if isinstance(image, torch.Tensor):
-            return image
+    def _decode(self, image: Upload) -> torch.Tensor:
         return _named(image, decode_image, self._settings.max_image_pixels)
 
     def _find_faces(self, image: torch.Tensor, detect: bool) -> list[FoundFace]:

@@ -79,7 +79,8 @@ class RetinaFaceDetector:
             per_batch = max(1, BATCH_PIXELS // (members[0][1].shape[1] * members[0][1].shape[2]))
             for first in range(0, len(members), per_batch):
                 chunk = members[first : first + per_batch]
-                batch = torch.stack([small for _, small in chunk])
+                # One image keeps its pixels' channels-last layout (what the network runs in) with no copy.
+                batch = chunk[0][1][None] if len(chunk) == 1 else torch.stack([small for _, small in chunk])
                 for (index, _), faces in zip(chunk, self._detect_batch(batch, shape[:2])):
                     results[index] = faces
         return results

@@ -8,6 +8,7 @@ per level, centred on each feature cell) decode its offsets with variances 0.1 a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from torch import nn
 
 from service.faces.boxes import Candidates
 from service.faces.checkpoint import load_small_checkpoint
+from service.model.frozen import frozen_for_cpu
 
 LEAKY_SLOPE = 0.1
 
@@ -138,8 +140,12 @@ class RetinaFaceMobileNet(nn.Module):
         return boxes, logits, landmarks
 
 
+@functools.lru_cache(maxsize=8)
 def prior_boxes(height: int, width: int, config: MobileNetConfig, device: torch.device) -> torch.Tensor:
-    """[N, 4] anchors (cx, cy, w, h) in input pixels, in the heads' order: level, row, column, size."""
+    """[N, 4] anchors (cx, cy, w, h) in input pixels, in the heads' order: level, row, column, size.
+
+    Kept for the last few sizes (read-only), since a video or a camera sends one size for its whole length.
+    """
     levels = []
     for step, sizes in zip(config.steps, config.min_sizes):
         rows, cols = math.ceil(height / step), math.ceil(width / step)
@@ -151,19 +157,38 @@ def prior_boxes(height: int, width: int, config: MobileNetConfig, device: torch.
     return torch.cat(levels)
 
 
+class RgbInput(nn.Module):
+    """RGB pixels [B, 3, H, W] (0..255 floats) -> the network's outputs.
+
+    The network was trained on BGR images minus a mean. Flipping the first convolution's input channels
+    once, at load, lets it take RGB minus the same mean in RGB order: the same sums, without a flipped copy
+    of every image (on the CPU that copy cost a tenth of a frame's detection).
+    """
+
+    rgb_mean: torch.Tensor
+
+    def __init__(self, network: RetinaFaceMobileNet, bgr_mean: tuple[float, float, float]) -> None:
+        super().__init__()
+        first = next(module for module in network.modules() if isinstance(module, nn.Conv2d))
+        with torch.no_grad():
+            first.weight.copy_(first.weight.flip(1))
+        self.network = network
+        self.register_buffer("rgb_mean", torch.tensor(bgr_mean[::-1]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.network(rgb - self.rgb_mean)
+
+
 class MobileNetBackend(nn.Module):
     """RGB pixels [B, 3, H, W] (0..255 floats) -> decoded `Candidates` in input pixels."""
 
-    bgr_mean: torch.Tensor
-
-    def __init__(self, network: RetinaFaceMobileNet, config: MobileNetConfig = MobileNetConfig()) -> None:
+    def __init__(self, network: nn.Module, config: MobileNetConfig = MobileNetConfig()) -> None:
         super().__init__()
         self.network = network
         self.config = config
-        self.register_buffer("bgr_mean", torch.tensor(config.bgr_mean).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, rgb: torch.Tensor) -> Candidates:
-        offsets, logits, landmark_offsets = self.network(rgb.flip(1) - self.bgr_mean)
+        offsets, logits, landmark_offsets = self.network(rgb)
         priors = prior_boxes(rgb.shape[2], rgb.shape[3], self.config, rgb.device)
         centre_var, size_var = self.config.variances
         centres, extents = priors[:, :2], priors[:, 2:]
@@ -176,7 +201,12 @@ class MobileNetBackend(nn.Module):
 
 
 def load_mobilenet_backend(weights: Path, device: torch.device) -> MobileNetBackend:
-    """Fill the network from `weights` strictly; the file predates zip serialisation, so it is read whole."""
+    """Fill the network from `weights` strictly (the file predates zip serialisation, so it is read whole);
+    on the CPU the network is frozen (`service.model.frozen`), so detection runs without the GIL."""
     network = RetinaFaceMobileNet()
     load_small_checkpoint(network, weights)
-    return MobileNetBackend(network).to(device).eval()
+    config = MobileNetConfig()
+    rgb_network: nn.Module = RgbInput(network, config.bgr_mean).to(device).eval()
+    if device.type == "cpu":
+        rgb_network = frozen_for_cpu(rgb_network, torch.zeros(1, 3, 64, 64))
+    return MobileNetBackend(rgb_network, config).to(device).eval()

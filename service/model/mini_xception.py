@@ -37,12 +37,17 @@ class MiniXceptionArchitecture(ArchitectureConfig):
 
 
 def max_pool_same(x: torch.Tensor, kernel: int = 3, stride: int = 2) -> torch.Tensor:
-    """TensorFlow's 'same' pooling: output ceil(n / stride), padding split with the odd pixel after."""
-    pads = []
-    for size in (x.shape[-1], x.shape[-2]):
+    """TensorFlow's 'same' pooling: output ceil(n / stride), padding split with the odd pixel after.
+
+    torch pads both sides alike, with values that never win; `ceil_mode` adds the odd pixel after. Padding
+    in the call rather than with `F.pad` keeps a channels-last input channels-last, where pooling on the
+    CPU is several times faster.
+    """
+    padding = []
+    for size in (x.shape[-2], x.shape[-1]):
         total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
-        pads += [total // 2, total - total // 2]
-    return F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride)
+        padding.append(total // 2)
+    return F.max_pool2d(x, kernel, stride, padding=(padding[0], padding[1]), ceil_mode=True)
 
 
 class SeparableConv2d(nn.Module):

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from service.faces import Face, crop_faces
+from service.faces.crops import crop_square
 
 
 def _face(box: tuple[float, float, float, float], right_eye=(0.0, 0.0), left_eye=(1.0, 0.0)) -> Face:
@@ -31,6 +32,18 @@ def test_square_leaving_the_image_is_padded_black(photos):
     assert torch.equal(crop[10:, 20:], image[:70, :60])
     assert int(crop[:10].max()) == 0
     assert int(crop[:, :20].max()) == 0
+
+
+@pytest.mark.parametrize("corner", [(-30.0, -30.0), (300.0, -5.0), (-5.0, 180.0), (5000.0, 5000.0)])
+def test_cut_square_is_what_sampling_at_pixel_centres_gives(photos, corner):
+    """The unrotated fast path against the rotation path at a tiny angle, whose samples land within
+    0.0001 px of the pixel centres (so bilinear weights round back to the pixels)."""
+    image = photos["coffee.png"]
+    x0, y0 = corner
+    angle = 1e-7
+    cut = crop_square(image, x0, y0, 96, 1.0, 0.0)
+    sampled = crop_square(image, x0, y0, 96, math.cos(angle), math.sin(angle))
+    assert torch.equal(cut, sampled)
 
 
 def test_whole_image_face_passes_the_image_through(photos):

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 from service.faces import build_detector, crop_faces
@@ -132,6 +133,20 @@ def test_matches_the_keras_graph_run_in_numpy(predictor, keras_file, faces):
 @pytest.mark.parametrize(("size", "expected"), [(60, 30), (15, 8), (8, 4)])
 def test_same_max_pool_sizes_like_tensorflow(size, expected):
     assert max_pool_same(torch.zeros(1, 1, size, size)).shape[-1] == expected
+
+
+@pytest.mark.parametrize("hw", [(60, 60), (15, 8), (7, 30), (2, 3), (1, 1)])
+def test_same_max_pool_equals_padding_after_with_minus_infinity(hw):
+    """TensorFlow's rule spelled out: pad total // 2 before and the rest after with -inf, then pool; any
+    memory layout gives the same maxima."""
+    x = torch.randn(2, 3, *hw) - 100
+    pads = []
+    for size in (hw[1], hw[0]):
+        total = max((math.ceil(size / 2) - 1) * 2 + 3 - size, 0)
+        pads += [total // 2, total - total // 2]
+    expected = F.max_pool2d(F.pad(x, pads, value=float("-inf")), 3, 2)
+    assert torch.equal(max_pool_same(x), expected)
+    assert torch.equal(max_pool_same(x.contiguous(memory_format=torch.channels_last)), expected)
 
 
 def test_preprocessing_follows_fer_with_opencv(predictor, photos_rgb):
