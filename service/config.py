@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         8_294_400, gt=0, description="Largest video or stream frame (width x height; 3840x2160 by default)."
     )
     video_frames_in_flight: int = Field(
-        2, ge=1, description="Sampled frames of one video decoded ahead and classified at once; bounds its share."
+        4, ge=1, description="Sampled frames of one video decoded ahead and classified at once; bounds its share."
     )
     max_streams: int = Field(8, ge=1, description="Open /v1/stream sessions at most; one more is closed with 1013.")
     max_stream_message_bytes: int = Field(

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -20,11 +19,13 @@ from typing import TypeVar
 import torch
 
 from service.admission import Admission, Reservation
+from service.background import run_in_background
 from service.batch_step import BatchStep, warmup_sizes
 from service.batching import DynamicBatcher, Timing
 from service.config import Settings
 from service.errors import DeadlineExceededError, ServiceError
 from service.faces.finder import FaceFinder, FoundFace
+from service.fair_executor import FairExecutor
 from service.images import Upload, decode_image, image_pixels
 from service.loading import acceleration_of, build_finder, load_predictor
 from service.metrics import Metrics
@@ -52,11 +53,22 @@ class Classified:
     total_s: float
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """How one request's images are found: in whose turn (`group`), on which detectors, how many faces kept."""
+
+    group: Hashable
+    detectors: FairExecutor
+    detect: bool
+    max_faces: int | None
+
+
 class Engine:
     """Owns the face finder (on its own threads), the predictor and the predictor's batcher.
 
     Detection of the next requests runs while the current batch is in the model, on other threads; on the
-    CPU several images are detected at once, one per worker (`detect_workers`).
+    CPU several images are detected at once, one per worker (`detect_workers`). Detection and the model
+    both serve waiting requests in turns, so a video's frames in flight do not queue ahead of a photo.
     """
 
     def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, metrics: Metrics) -> None:
@@ -69,7 +81,8 @@ class Engine:
         workers = resolve_detect_workers(settings.detect_workers, device)
         if device.type == "cpu":
             share_cpu_cores(workers)
-        self._detect_threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detect")
+        self._detectors = FairExecutor(workers, "detect")
+        self._background_detectors = FairExecutor(workers, "detect-background", initializer=run_in_background)
         self._batcher = DynamicBatcher(
             self._step,
             max_batch_size=settings.max_batch_size,
@@ -136,6 +149,7 @@ class Engine:
         deadline: float,
         max_faces: int | None = None,
         group: Hashable | None = None,
+        background: bool = False,
     ) -> Classified:
         """Every face of every image, labelled; results keep image order, an image without faces has none.
 
@@ -144,17 +158,21 @@ class Engine:
         server's budget before any is decoded; each image is decoded and detected alone, then gives way to
         its crops, so a request holds at most one decoded image besides its crops. `max_faces` keeps only each
         image's best-scoring faces, before any reaches the model (a video asks for its few subjects). The model
-        serves waiting requests in turns; calls that pass the same `group` (a video's frames) share one turn.
+        and the detectors serve waiting requests in turns; calls that pass the same `group` (a video's frames)
+        share one turn. `background` work (a recorded video's frames) is detected on niced threads, so photos
+        and live frames keep most of the CPU while a video is analysed (`service.background`).
         """
         start = time.monotonic()
         timing = Timing()
         headers_to_read = any(not isinstance(image, torch.Tensor) for image in images)
-        sizes = await self._off_loop(None, self._pixels, images) if headers_to_read else self._pixels(images)
+        sizes = await self._off_loop(self._on_thread(self._pixels, images)) if headers_to_read else self._pixels(images)
         async with self._admission.reserve(sum(sizes), deadline) as reservation:
             with self._batcher.incoming() as arrival:
-                found, detection_s = await self._prepare(images, detect, deadline, reservation, max_faces)
+                detectors = self._background_detectors if background else self._detectors
+                turn = _Turn(group if group is not None else object(), detectors, detect, max_faces)
+                found, detection_s = await self._prepare(images, turn, deadline, reservation)
                 crops = [crop for faces in found for _, crop in faces]
-                rows = await arrival.submit(crops, deadline, timing, group)
+                rows = await arrival.submit(crops, deadline, timing, turn.group)
         return Classified(
             model=self._predictor.info.name,
             images=self._label(found, rows),
@@ -167,15 +185,11 @@ class Engine:
     async def drain(self) -> None:
         """Refuses new work, answers every queued face, then releases the worker threads."""
         await self._batcher.stop()
-        self._detect_threads.shutdown(wait=True)
+        await asyncio.to_thread(self._detectors.shutdown)
+        await asyncio.to_thread(self._background_detectors.shutdown)
 
     async def _prepare(
-        self,
-        images: Sequence[ImageInput],
-        detect: bool,
-        deadline: float,
-        reservation: Reservation,
-        max_faces: int | None,
+        self, images: Sequence[ImageInput], turn: _Turn, deadline: float, reservation: Reservation
     ) -> tuple[list[list[FoundFace]], float]:
         """Decodes and detects image by image; each image's pixels leave the budget once only its crops
         remain. Returns the faces per image and the seconds spent detecting."""
@@ -184,16 +198,19 @@ class Engine:
         detection_s = 0.0
         for image in images:
             self._check(deadline, "decoding")
-            pixels = image if isinstance(image, torch.Tensor) else await self._off_loop(None, self._decode, image)
+            pixels = (
+                image if isinstance(image, torch.Tensor) else await self._off_loop(self._on_thread(self._decode, image))
+            )
             self._check(deadline, "finding faces")
             detect_start = time.monotonic()
-            faces = (await self._off_loop(self._detect_threads, self._find_faces, pixels, detect))[:max_faces]
-            detection_s += time.monotonic() - detect_start if detect else 0.0
+            detecting = turn.detectors.submit(turn.group, self._find_faces, pixels, turn.detect)
+            faces = (await self._off_loop(asyncio.wrap_future(detecting)))[: turn.max_faces]
+            detection_s += time.monotonic() - detect_start if turn.detect else 0.0
             held += sum(crop.shape[0] * crop.shape[1] for _, crop in faces) - pixels.shape[0] * pixels.shape[1]
             del pixels
             reservation.shrink_to(held)
             found.append(faces)
-        if detect:
+        if turn.detect:
             self._metrics.detection_seconds.observe(detection_s)
         return found, detection_s
 
@@ -221,10 +238,14 @@ class Engine:
         return (self._finder.find if detect else self._finder.whole)([image])[0]
 
     @staticmethod
-    async def _off_loop(executor: Executor | None, work: Callable[..., T], *args: object) -> T:
-        """Runs `work` on a thread; a cancelled request still waits for it, because the memory it holds is
-        counted in the pixel budget until the thread lets go."""
-        future = asyncio.get_running_loop().run_in_executor(executor, work, *args)
+    def _on_thread(work: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """`work(*args)` on the loop's default thread pool (decoding, header reads)."""
+        return asyncio.get_running_loop().run_in_executor(None, work, *args)
+
+    @staticmethod
+    async def _off_loop(future: asyncio.Future[T]) -> T:
+        """Awaits work running on a thread; a cancelled request still waits for it, because the memory it holds
+        is counted in the pixel budget until the thread lets go."""
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

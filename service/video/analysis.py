@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from service.background import run_in_background
 from service.config import Settings
 from service.engine import Engine
 from service.metrics import Metrics
@@ -66,7 +67,7 @@ class VideoAnalysis:
         self._pacing = pacing
         self._metrics = metrics
         self._slots = asyncio.Semaphore(pacing.frames_in_flight)
-        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-decode")
+        self._decoder = ThreadPoolExecutor(1, "video-decode", initializer=run_in_background)
         self._frames: Generator[VideoFrame, None, None] = reader.frames(Sampler(options.fps))
 
     async def lines(self) -> AsyncGenerator[dict[str, Any], None]:
@@ -129,6 +130,7 @@ class VideoAnalysis:
             deadline=started + self._pacing.frame_timeout_s,
             max_faces=self._options.max_faces,
             group=self,
+            background=True,
         )
         self._metrics.video_frame_done(time.monotonic() - started)
         return frame, classified.images[0]
