@@ -6,6 +6,8 @@ at the served batch limit; FP8 throughput and its distance from fp32 and bf16 on
 sections (raw sweep, fp32 the upstream way, served vs raw, compile) run when named. Every section writes
 into OUT/gpu_report.json as it finishes, and the whole run into docs/gpu-runs/; the table prints last.
 `--smoke` runs the default sections on the CPU with the tiny model in about a minute (tests use it).
+The 'stream' section (issue 14, also a default) is one live session of 640x480 single-face frames at a
+camera's 30 frames/s against the served model.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bench.load import measure
 from bench.random_model import make_random_model_folder
 from bench.raw import FLOP_PER_IMAGE_1B, RawResult, build_model, synchronize, time_forward
 from bench.server_process import TINY_DIR, ServerProcess
+from bench.video import run_streams
 from service.config import Settings
 from service.model.acceleration import Acceleration
 from service.model.motivnet_predictor import MotivNetPredictor
@@ -203,6 +206,13 @@ def summary(data: dict) -> list[str]:
         )
     elif _ok(fp8):
         lines.append(f"fp8: {fp8}")
+    stream = data.get("stream")
+    if _ok(stream):
+        lines.append(
+            f"live stream at {stream['target_fps']:g} frames/s: {stream['fps_per_session']:.1f} answered/s, "
+            f"p50 {stream['p50_ms']:.1f} ms, p99 {stream['p99_ms']:.1f} ms, {stream['skipped_share']:.1%} skipped "
+            "(target: keeps up with 30 frames/s)"
+        )
     return lines
 
 
@@ -257,8 +267,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--sections",
         nargs="*",
-        default=["peak", "deployment", "bare", "fp8"],
-        help="peak, deployment, bare, fp8 (issue 13, the default); raw, served, compile, compile-served, detect",
+        default=["peak", "deployment", "bare", "fp8", "stream"],
+        help="peak, deployment, bare, fp8 (issue 13), stream (issue 14): the default; "
+        "raw, served, compile, compile-served, detect",
     )
     parser.add_argument("--photos", nargs="*", type=Path, default=PHOTOS, help="photos for face crops")
     parser.add_argument("--detect-image", type=Path, help="a group photo for the 'detect' and 'deployment' sections")
@@ -296,6 +307,22 @@ def issue13_sections(report: Report, args: argparse.Namespace, device: torch.dev
     if "fp8" in args.sections:
         compile_fp8 = compile_model and report.elapsed < args.compile_budget_s + 200
         report.section("fp8", lambda: measure_fp8(folder, device, args.photos, served_batch, compile_fp8))
+
+
+def live_stream(folder: Path, device: str, cache: str | None, fps: float, seconds: float) -> dict:
+    """One live session at a camera's rate through the default deployment (compiled kernels from `cache`)."""
+    env = {"MOTIVNET_COMPILE_CACHE_DIR": cache} if cache else {}
+    with ServerProcess("--model-dir", str(folder), "--device", device, env=env) as server:
+        server.wait_ready(900)
+        asyncio.run(run_streams(server.url, 1, fps, 1))  # warm: first frames meet first-use costs
+        return asdict(asyncio.run(run_streams(server.url, 1, fps, seconds)))
+
+
+def issue14_sections(report: Report, args: argparse.Namespace, device: torch.device, folder: Path) -> None:
+    if "stream" in args.sections:
+        cache = report.data.get("deployment", {}).get("compile_cache_dir")
+        fps = 5.0 if args.smoke else 30.0
+        report.section("stream", lambda: live_stream(folder, device.type, cache, fps, args.seconds))
 
 
 def legacy_sections(report: Report, args: argparse.Namespace, out: Path) -> None:
@@ -344,6 +371,7 @@ def main() -> None:
         report.section("random_folder", lambda: str(make_random_model_folder(folder, "sapiens-1b")))
     report.data["model"] = str(folder)
     issue13_sections(report, args, device, folder)
+    issue14_sections(report, args, device, folder)
     legacy_sections(report, args, out)
     text = table(report.data)
     (out / "gpu_table.txt").write_text(text)

@@ -81,6 +81,11 @@ class Engine:
         workers = resolve_detect_workers(settings.detect_workers, device)
         if device.type == "cpu":
             share_cpu_cores(workers)
+        log.info(
+            "faces found on %d thread(s), as many for recorded videos; torch threads: %d",
+            workers,
+            torch.get_num_threads(),
+        )
         self._detectors = FairExecutor(workers, "detect")
         self._background_detectors = FairExecutor(workers, "detect-background", initializer=run_in_background)
         self._batcher = DynamicBatcher(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 
 import torch
 
@@ -33,23 +35,42 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 MAX_AUTO_DETECT_WORKERS = 4
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cgroup_cpu_quota(path: Path = CGROUP_CPU_MAX) -> int | None:
+    """A cgroup v2 `cpu.max` ("200000 100000": 2 CPUs; "max 100000": no limit) in whole CPUs, rounded up;
+    None where there is no limit or no such file."""
+    try:
+        quota, period = path.read_text().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cores() -> int:
+    """The CPUs this process may use: its affinity, lowered to its container's CPU quota, which neither
+    torch nor `os.cpu_count()` sees (a 2-CPU pod on a 64-core node would otherwise start 64 threads)."""
+    cores = len(os.sched_getaffinity(0))
+    quota = cgroup_cpu_quota()
+    return min(cores, quota) if quota else cores
 
 
 def resolve_detect_workers(requested: int, device: torch.device) -> int:
-    """0 picks one detection thread per CPU core (at most 4) on the CPU, and one on a GPU.
+    """0 picks one detection thread per usable CPU core (at most 4) on the CPU, and one on a GPU.
 
-    On the CPU a small detector gains little from a second core within one image (one MobileNet pass on a
-    640x360 frame: 18 ms on one core, 17 ms on two), but two images on two cores take half the time, so
-    throughput comes from workers rather than from torch's threads.
+    On the CPU a small detector gains less from a second core within one image than from a second image
+    (one MobileNet pass on a 640x360 frame took 17-20 ms on one core and 11-17 ms on two), so throughput
+    comes from workers rather than from torch's threads.
     """
     if requested:
         return requested
     if device.type == "cpu":
-        return min(len(os.sched_getaffinity(0)), MAX_AUTO_DETECT_WORKERS)
+        return min(usable_cores(), MAX_AUTO_DETECT_WORKERS)
     return 1
 
 
 def share_cpu_cores(workers: int) -> None:
-    """Gives each of `workers` threads running torch on the CPU an equal share of the cores as its own
-    torch threads, so they do not oversubscribe the cores. Threads that start torch later take it up."""
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))
+    """Gives each of `workers` threads running torch on the CPU an equal share of the usable cores as its
+    own torch threads, so they do not oversubscribe them. Threads that start torch later take it up."""
+    torch.set_num_threads(max(1, usable_cores() // workers))

@@ -32,8 +32,11 @@ def test_the_gpu_report_runs_end_to_end_on_a_cpu(tmp_path: Path):
     assert fp8["crops"] == 6, "one face in the astronaut photo, five in the group photo"
     assert fp8["fp8_vs_fp32"]["max_abs_dp"] < 0.01
     assert fp8["fp8_vs_fp32"]["top1_agreement"] == 1.0
+    assert report["stream"]["errors"] == 0
+    assert report["stream"]["fps_per_session"] > 0
     table = (tmp_path / "gpu_table.txt").read_text()
     assert "served with detection: 5 faces/photo" in table
     assert "concurrency 1:" in table
     assert "fp8:" in table
+    assert "live stream at 5 frames/s:" in table
     assert set((ROOT / "docs" / "gpu-runs").iterdir()) == runs_before, "a smoke run is not a GPU run"

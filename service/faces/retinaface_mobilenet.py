@@ -162,7 +162,8 @@ class RgbInput(nn.Module):
 
     The network was trained on BGR images minus a mean. Flipping the first convolution's input channels
     once, at load, lets it take RGB minus the same mean in RGB order: the same sums, without a flipped copy
-    of every image (on the CPU that copy cost a tenth of a frame's detection).
+    of every image (on the CPU that copy cost a tenth of a frame's detection). The network given is changed
+    in place, so it belongs to this wrapper from then on.
     """
 
     rgb_mean: torch.Tensor
