@@ -23,7 +23,7 @@ from service.background import run_in_background
 from service.batch_step import BatchStep, warmup_sizes
 from service.batching import DynamicBatcher, Timing
 from service.config import Settings
-from service.errors import DeadlineExceededError, ServiceError
+from service.errors import DeadlineExceededError, NotReadyError, ServiceError
 from service.faces.finder import FaceFinder, FoundFace
 from service.fair_executor import FairExecutor
 from service.images import Upload, decode_image, image_pixels
@@ -207,6 +207,7 @@ class Engine:
                 image if isinstance(image, torch.Tensor) else await self._off_loop(self._on_thread(self._decode, image))
             )
             self._check(deadline, "finding faces")
+            self._check_accepting()
             detect_start = time.monotonic()
             detecting = turn.detectors.submit(turn.group, self._find_faces, pixels, turn.detect)
             faces = (await self._off_loop(asyncio.wrap_future(detecting)))[: turn.max_faces]
@@ -227,6 +228,13 @@ class Engine:
                 f"the request's deadline passed before {stage}; the server is busy: retry later or allow a "
                 "longer timeout"
             )
+
+    def _check_accepting(self) -> None:
+        """A request still decoding when the server began to drain is refused before detection, since the
+        detection threads stop once the batcher has answered its queue (no await lies between this check and
+        the submit that follows it)."""
+        if not self._batcher.accepting:
+            raise NotReadyError("the server is shutting down; retry in a moment or on another replica")
 
     def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
         """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""
