@@ -49,9 +49,10 @@ def cgroup_cpu_quota(path: Path = CGROUP_CPU_MAX) -> int | None:
 
 
 def usable_cores() -> int:
-    """The CPUs this process may use: its affinity, lowered to its container's CPU quota, which neither
-    torch nor `os.cpu_count()` sees (a 2-CPU pod on a 64-core node would otherwise start 64 threads)."""
-    cores = len(os.sched_getaffinity(0))
+    """The CPUs this process may use: its affinity (all CPUs on macOS, which has none), lowered to its
+    container's CPU quota, which neither torch nor `os.cpu_count()` sees (a 2-CPU pod on a 64-core node would
+    otherwise start 64 threads)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     quota = cgroup_cpu_quota()
     return min(cores, quota) if quota else cores
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from service.faces.boxes import Candidates
 from service.faces.checkpoint import load_small_checkpoint
-from service.model.frozen import frozen_for_cpu
+from service.model.frozen import frozen_on_cpu
 
 LEAKY_SLOPE = 0.1
 
@@ -207,7 +207,5 @@ def load_mobilenet_backend(weights: Path, device: torch.device) -> MobileNetBack
     network = RetinaFaceMobileNet()
     load_small_checkpoint(network, weights)
     config = MobileNetConfig()
-    rgb_network: nn.Module = RgbInput(network, config.bgr_mean).to(device).eval()
-    if device.type == "cpu":
-        rgb_network = frozen_for_cpu(rgb_network, torch.zeros(1, 3, 64, 64))
-    return MobileNetBackend(rgb_network, config).to(device).eval()
+    rgb_network = RgbInput(network, config.bgr_mean).to(device).eval()
+    return MobileNetBackend(frozen_on_cpu(rgb_network, torch.zeros(1, 3, 64, 64), device), config).to(device).eval()

@@ -29,8 +29,12 @@ class ChannelsLastInput(nn.Module):
         return output
 
 
-def frozen_for_cpu(network: nn.Module, example: torch.Tensor, *, fixed_size: bool = False) -> nn.Module:
-    """`network` (eval mode, on the CPU) traced on `example` and frozen; its weights turn channels-last.
+def frozen_on_cpu(
+    network: nn.Module, example: torch.Tensor, device: torch.device, *, fixed_size: bool = False
+) -> nn.Module:
+    """On the CPU, `network` (eval mode) traced on `example` and frozen, its weights turned channels-last; on
+    other devices the eager network, whose kernels each run long enough that the GIL between them costs
+    nothing.
 
     The trace keeps tensor sizes symbolic, so any input size and batch size run as the eager network would;
     the network must not branch in Python on its input's values, which a convolutional network does not.
@@ -41,6 +45,8 @@ def frozen_for_cpu(network: nn.Module, example: torch.Tensor, *, fixed_size: boo
     by op in Python again, and compiling it ahead (AOTInductor) means a C++ build at start-up, so tracing
     stays until one of them runs a small network as well. Its deprecation notice is not repeated here.
     """
+    if device.type != "cpu":
+        return network
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         if fixed_size:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from service.model.acceleration import EAGER, Acceleration
 from service.model.checkpoint import load_weights
-from service.model.frozen import frozen_for_cpu
+from service.model.frozen import frozen_on_cpu
 from service.model.mini_xception import MiniXceptionArchitecture, build_mini_xception
 from service.model.predictor import describe_loaded, finish_warmup, runnable
 from service.model.registry import ModelFamily, register_family
@@ -72,10 +72,11 @@ class MiniXceptionPredictor:
             raise ValueError(f"{spec.name}: fp8 is for MotivNet's transformer encoder; this model has none")
         model = load_weights(build_mini_xception(arch), spec.checkpoint_path, device, dtype)
         self.info = describe_loaded(spec, model, device, dtype)
+        example = torch.zeros(1, arch.in_chans, *arch.input_hw, dtype=dtype)
         self.model = (
-            frozen_for_cpu(model, torch.zeros(1, arch.in_chans, *arch.input_hw, dtype=dtype), fixed_size=True)
-            if device.type == "cpu" and not acceleration.compile
-            else runnable(model, acceleration, self.info, device)
+            runnable(model, acceleration, self.info, device)
+            if acceleration.compile
+            else frozen_on_cpu(model, example, device, fixed_size=True)
         )
         self.preprocessor = GrayPreprocessor(spec.preprocess, arch, device, dtype)
         self.output_order = torch.tensor(spec.output_order)
