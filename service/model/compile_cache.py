@@ -2,9 +2,9 @@
 
 torch's own end-to-end cache (`torch.compiler.save_cache_artifacts` / `load_cache_artifacts`) is saved as
 one file per key: the checkpoint's sha256, the device (GPU name and compute capability, or the CPU's
-instruction set), torch's version, dtype, compile mode and FP8. A file's name is its key's digest, so a
-cache made for another model, GPU or torch has another name and is never opened; the key is also stored
-beside it and compared before loading.
+instruction set), torch's version, dtype, compile mode, FP8 and which dimensions are compiled dynamic. A
+file's name is its key's digest, so a cache made for another model, GPU or torch has another name and is
+never opened; the key is also stored beside it and compared before loading.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 LoadOutcome = Literal["loaded", "absent", "stale", "unreadable"]
 
+DYNAMIC_DIMENSIONS = "batch"
+"""What `CompiledModel` compiles symbolically. A cache made under another choice would load, miss every
+kernel, compile anew and never be saved again (a loaded cache is not rewritten), so the choice is keyed."""
+
 
 def device_identity(device: torch.device) -> str:
     """What compiled kernels depend on: the GPU model and its compute capability, or the CPU's vector ISA."""
@@ -44,10 +48,11 @@ class CompileKey:
     dtype: str
     mode: str
     fp8: bool
+    dynamic: str
 
     @classmethod
     def of(cls, checkpoint_sha256: str, device: Device, dtype: str, mode: str, fp8: bool) -> CompileKey:
-        return cls(checkpoint_sha256, device_identity(device), torch.__version__, dtype, mode, fp8)
+        return cls(checkpoint_sha256, device_identity(device), torch.__version__, dtype, mode, fp8, DYNAMIC_DIMENSIONS)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:32]
