@@ -151,7 +151,7 @@ async def test_bad_videos_get_clean_4xx(clip):
         assert bad_query.status_code == 422
 
 
-async def test_a_failure_after_the_first_line_is_the_last_line():
+async def test_a_failure_after_the_first_line_is_an_error_line_and_the_summary_still_ends_the_answer():
     """A live-muxed MKV declares no length; the limit then stops it while it plays, after lines have left."""
     photo = load_photo(photo_paths()["multi_face.jpg"])
     views = pan_and_zoom(photo, 12, (320, 180))
@@ -160,10 +160,12 @@ async def test_a_failure_after_the_first_line_is_the_last_line():
         response = await client.post(
             "/v1/video", params={"fps": 0}, content=undeclared, headers={"content-type": "video/x-matroska"}
         )
-    *frames, last = ndjson(response.text)
+    *frames, stopped, last = ndjson(response.text)
     assert response.status_code == 200
     assert [line["time_ms"] for line in frames] == [0.0, 250.0, 500.0, 750.0, 1000.0]
-    assert last["error"]["code"] == "video_too_long"
+    assert stopped["error"]["code"] == "video_too_long"
+    assert (last["summary"]["frames"], last["summary"]["errors"], last["summary"]["duration_ms"]) == (5, 1, 1000.0)
+    _assert_summary_matches(frames, last["summary"]["tracks"])
 
 
 async def test_first_line_leaves_before_the_video_is_analysed_and_a_client_that_leaves_stops_it(clip):
