@@ -145,7 +145,7 @@ def timed(views: list[np.ndarray], times: list[float], container: str, codec: st
     with av.open(buffer, "w", format=container) as output:
         stream = output.add_stream(codec, rate=RATE, options={"preset": "ultrafast"} if codec == "libx264" else {})
         stream.height, stream.width = views[0].shape[:2]
-        stream.pix_fmt, stream.time_base = pix_fmt, Fraction(1, 1000)
+        stream.pix_fmt, stream.codec_context.time_base = pix_fmt, Fraction(1, 1000)
         for view, time_s in zip(views, times):
             picture = av.VideoFrame.from_ndarray(view, format="rgb24")
             picture.pts, picture.time_base = round(time_s * 1000), Fraction(1, 1000)

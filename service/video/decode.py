@@ -19,6 +19,7 @@ from service.config import Settings
 from service.errors import (
     CorruptVideoError,
     FrameTooLargeError,
+    FrameTooSmallError,
     NoVideoError,
     UnsupportedVideoError,
     VideoTooLongError,
@@ -26,6 +27,8 @@ from service.errors import (
 from service.video.sampling import Sampler
 
 SUPPORTED = "MP4, MOV, WebM, MKV, AVI or animated GIF"
+MIN_FRAME_SIDE = 16
+"""Pixels a frame needs across and down for any face to fit in it (the detector's smallest is about this)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,7 @@ class VideoReader:
         """Limits again on what is decoded: a container may declare nothing, or less than it holds."""
         if time_s > self._limits.max_seconds:
             raise VideoTooLongError(f"the video runs past {self._limits.max_seconds:g} s; send a shorter clip")
-        if frame.width * frame.height > self._limits.max_frame_pixels:
-            raise FrameTooLargeError(_too_large(frame.width, frame.height, self._limits.max_frame_pixels))
+        _check_size(frame.width, frame.height, self._limits)
 
 
 def _open(file: BinaryIO) -> av.container.InputContainer:
@@ -153,9 +155,14 @@ def _check_declared(stream: av.VideoStream, duration_s: float | None, limits: Vi
         raise VideoTooLongError(
             f"the video declares {duration_s:.0f} s; at most {limits.max_seconds:g} s allowed, send a shorter clip"
         )
-    width, height = stream.codec_context.width, stream.codec_context.height
+    _check_size(stream.codec_context.width, stream.codec_context.height, limits)
+
+
+def _check_size(width: int, height: int, limits: VideoLimits) -> None:
     if width * height > limits.max_frame_pixels:
         raise FrameTooLargeError(_too_large(width, height, limits.max_frame_pixels))
+    if 0 < min(width, height) < MIN_FRAME_SIDE:
+        raise FrameTooSmallError(f"frames are {width}x{height}; a face needs at least {MIN_FRAME_SIDE} pixels a side")
 
 
 def _too_large(width: int, height: int, limit: int) -> str:
