@@ -20,24 +20,14 @@ from service.video.decode import VideoLimits, VideoReader
 from service.video.sampling import Sampler
 from tests.answers import answer_is_right
 from tests.clips import audio_only, encode
-from tests.conftest import MODEL_STORE, ROOT
+from tests.conftest import ROOT
 from tests.corpus import EVENTS, ONE, SAMPLE_FPS, Event, clips, rotated, seen, with_b_frames
 from tests.footage import Person
+from tests.video.conftest import FRAME_DEADLINE_S, MINI
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-FRAME_DEADLINE_S = 30
-"""The server's deadline for one frame (`request_timeout_ms`); a reply later than this is a silent frame."""
-MINI = str(MODEL_STORE / "mini-xception")
 ARTEFACTS = ROOT / ".out" / "corpus"
-
-
-@pytest.fixture(scope="module")
-def server(bundled_weights):  # noqa: ARG001 - the bundled model must be fetched first
-    env = {"MOTIVNET_REQUEST_TIMEOUT_MS": str(FRAME_DEADLINE_S * 1000)}
-    with ServerProcess("--model-dir", MINI, env=env) as process:
-        process.wait_ready()
-        yield process
 
 
 @cache
