@@ -27,6 +27,8 @@ from service.errors import (
 from service.video.sampling import Sampler
 
 SUPPORTED = "MP4, MOV, WebM, MKV, AVI or animated GIF"
+TRUNCATED_GAP_S = 1.0
+"""How far short of its declared length a video may end before it counts as cut short."""
 MIN_FRAME_SIDE = 16
 """Pixels a frame needs across and down for any face to fit in it (the detector's smallest is about this)."""
 
@@ -86,6 +88,7 @@ class VideoReader:
             self._container.close()
             raise
         self._stream.thread_type = "AUTO"
+        self._video_seconds = _video_seconds(self._container, self._stream)
 
     @property
     def frame_rate(self) -> float:
@@ -109,9 +112,20 @@ class VideoReader:
             raise CorruptVideoError(f"the video could not be decoded after frame {index}: {exc}") from None
         if index < 0:
             raise CorruptVideoError("the video has no frame that could be decoded")
+        self._check_complete(-1.0 if origin is None else time_s - origin)
 
     def close(self) -> None:
         self._container.close()
+
+    def _check_complete(self, last_s: float) -> None:
+        """A file that ends long before the length it declares was cut short (an upload that stopped early):
+        FFmpeg just stops there, so without this the answer would look whole."""
+        declared = self._video_seconds
+        if declared is not None and declared - last_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
+            raise CorruptVideoError(
+                f"the video stops at {last_s:.1f} s but declares {declared:.1f} s: "
+                "it was cut short; send the whole file"
+            )
 
     def _check(self, frame: av.VideoFrame, time_s: float) -> None:
         """Limits again on what is decoded: a container may declare nothing, or less than it holds."""
@@ -148,6 +162,15 @@ def _declared_seconds(container: av.container.InputContainer, stream: av.VideoSt
     if stream.duration is not None and stream.time_base is not None:
         lengths.append(float(stream.duration * stream.time_base))
     return max(lengths) if lengths else None
+
+
+def _video_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    """The length the video stream declares (the container's, when the video is all it holds), or None."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and len(container.streams) == 1:
+        return float(container.duration / av.time_base)
+    return None
 
 
 def _check_declared(stream: av.VideoStream, duration_s: float | None, limits: VideoLimits) -> None:
