@@ -23,7 +23,7 @@ from tests.clips import audio_only, encode
 from tests.conftest import ROOT
 from tests.corpus import EVENTS, ONE, SAMPLE_FPS, Event, clips, rotated, seen, with_b_frames
 from tests.footage import Person
-from tests.video.conftest import FRAME_DEADLINE_S, MINI
+from tests.video.conftest import FRAME_DEADLINE_S, MINI, STREAM_FRAMES_IN_FLIGHT
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -56,19 +56,22 @@ def over_http(server: ServerProcess, clip: bytes) -> list[dict]:
 
 
 def over_stream(server: ServerProcess, clip: bytes) -> list[dict]:
-    """The clip's sampled frames, decoded upright as the server decodes them, sent as lossless PNG one by one;
-    the watchdog fails on any frame without a reply within the frame deadline."""
+    """The clip's sampled frames, decoded upright as the server decodes them, sent at once as lossless PNG;
+    the watchdog fails on any frame without its reply within the frame deadline."""
     reader = VideoReader(io.BytesIO(clip), VideoLimits(600, 10**8))
+    sampled = list(reader.frames(Sampler(SAMPLE_FPS)))
+    reader.close()
+    assert len(sampled) <= STREAM_FRAMES_IN_FLIGHT
     replies = []
     with connect(server.url.replace("http", "ws") + "/v1/stream", open_timeout=60, max_size=2**24) as session:
-        for sampled in reader.frames(Sampler(SAMPLE_FPS)):
+        for picture in sampled:
             buffer = io.BytesIO()
-            Image.fromarray(sampled.pixels.numpy()).save(buffer, "PNG")
+            Image.fromarray(picture.pixels.numpy()).save(buffer, "PNG")
             session.send(buffer.getvalue())
+        for number, picture in enumerate(sampled):
             reply = json.loads(session.recv(FRAME_DEADLINE_S + 5))
-            assert "faces" in reply, reply
-            replies.append({"frame": sampled.index, "faces": reply["faces"]})
-    reader.close()
+            assert (reply["frame"], "faces" in reply) == (number, True), reply
+            replies.append({"frame": picture.index, "faces": reply["faces"]})
     return replies
 
 
@@ -107,9 +110,10 @@ def test_corpus_clip_answers_as_stated_on_every_path(server, name, tmp_path, cap
         answer_is_right(event(name), lines)
         frames = lines[:-1]
         agree(frames, over_stream(server, clip), f"{name}.{container} stream")
-        cli = on_the_command_line(clip, tmp_path, capsys)
-        answer_is_right(event(name), cli)
-        agree(frames, cli[:-1], f"{name}.{container} cli")
+        if container == "mp4":  # the command line decodes as the server does; one container keeps the corpus quick
+            cli = on_the_command_line(clip, tmp_path, capsys)
+            answer_is_right(event(name), cli)
+            agree(frames, cli[:-1], f"{name}.{container} cli")
         answers.append(f"{name}.{container}: {_described(lines)}\n")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     (ARTEFACTS / f"{name}.txt").write_text("".join(answers))
