@@ -13,10 +13,13 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.video.tracks import Tracks
 from tests.answers import summary_matches
 from tests.api.conftest import serving, wait_ready
 from tests.clips import audio_only, declared_long, declared_size, encode, group_clip, pan_and_zoom, rotated_mov
 from tests.conftest import MODEL_STORE
+from tests.corpus import ONE
+from tests.footage import frame
 from tests.photos import load_photo, photo_paths
 
 pytestmark = pytest.mark.anyio
@@ -207,3 +210,31 @@ def _video_scope() -> dict:
 
 def _video_frames(response: httpx.Response) -> float:
     return float(re.search(r"^motivnet_video_frames_total (\S+)$", response.text, re.MULTILINE).group(1))
+
+
+async def test_a_frame_that_fails_on_the_server_is_its_own_error_line_and_the_video_goes_on(monkeypatch, caplog):
+    """The issue's bug put back at its seam (tracking raises on a frame without a face): those frames answer
+    an error line each, logged and counted once, and the rest of the video and its summary still come."""
+    follow = Tracks.follow
+
+    def the_issues_bug(self, faces, frame_box, time_ms):
+        if not faces:
+            raise KeyError("face")
+        return follow(self, faces, frame_box, time_ms)
+
+    monkeypatch.setattr(Tracks, "follow", the_issues_bug)
+    clip = encode([frame(ONE)] * 4 + [frame(())] * 4 + [frame(ONE)] * 4, rate=4)
+    async with serving(mini_settings()) as client:
+        response = await client.post("/v1/video", params={"fps": 0}, content=clip, headers={"content-type": MP4})
+        document = await client.post(
+            "/v1/video", params={"fps": 0}, content=clip, headers={"content-type": MP4, "accept": "application/json"}
+        )
+        metrics = (await client.get("/metrics")).text
+    *frames, last = ndjson(response.text)
+    assert [line["frame"] for line in frames] == list(range(12))
+    assert ["error" in line for line in frames] == [False] * 4 + [True] * 4 + [False] * 4
+    assert {line["error"]["code"] for line in frames[4:8]} == {"model_failed"}
+    assert (last["summary"]["frames"], last["summary"]["errors"]) == (12, 4)
+    assert document.json()["summary"]["errors"] == 4
+    assert 'motivnet_frame_failures_total{answer="frame_error",source="video"} 8.0' in metrics
+    assert len([record for record in caplog.records if record.exc_info and "video frame" in record.getMessage()]) == 8
