@@ -53,14 +53,17 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_line(line: dict[str, Any], as_json: bool) -> int:
-    """Prints one line the moment it is ready, so a long video shows progress; 2 for an error line."""
+    """Prints one line the moment it is ready, so a long video shows progress; 2 for an error line (a frame's,
+    or the one that says why the video stopped)."""
     if as_json:
         print(json.dumps(line), flush=True)
     elif "error" in line:
-        print(f"error: {line['error']['code']}: {line['error']['message']}", flush=True)
+        where = f"frame {line['frame']} at {line['time_ms'] / 1000:.2f} s: " if "frame" in line else ""
+        print(f"{where}error: {line['error']['code']}: {line['error']['message']}", flush=True)
     elif "summary" in line:
         summary = line["summary"]
-        print(f"model: {summary['model']}, {summary['frames']} frames, {summary['duration_ms'] / 1000:.1f} s")
+        failed = f", {summary['errors']} error(s)" if summary.get("errors") else ""
+        print(f"model: {summary['model']}, {summary['frames']} frames{failed}, {summary['duration_ms'] / 1000:.1f} s")
         for track in summary["tracks"]:
             top = track["probabilities"][track["label"]]
             span = f"{track['first_ms'] / 1000:.1f}-{track['last_ms'] / 1000:.1f} s"

@@ -120,7 +120,8 @@ class MotivNetClient:
     def video(
         self, path: str | Path, fps: float = 5, detect: bool = True, max_faces: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Each answer line of `POST /v1/video` as it arrives: frames, then `{"summary"}` (or `{"error"}`)."""
+        """Each answer line of `POST /v1/video` as it arrives: frames, then `{"summary"}` (after an `{"error"}` line
+        when the video stopped early)."""
         with (
             Path(path).open("rb") as file,
             self.http.stream("POST", "/v1/video", **_video_request(file, fps, detect, max_faces)) as response,

@@ -82,6 +82,12 @@ class FrameTooLargeError(ServiceError):
     status, code = 413, "frame_too_large"
 
 
+class FrameTooSmallError(ServiceError):
+    """Frames with fewer than a detector's smallest face in them (a 1x1 video): nothing could be found."""
+
+    status, code = 422, "frame_too_small"
+
+
 class QueueFullError(ServiceError):
     status, code = 503, "queue_full"
 

@@ -16,6 +16,9 @@ REQUEST_REJECT_REASONS = (*ADMISSION_REASONS, "timeout", "connections")
 ENDPOINTS = ("/predict", "/v1/video", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
 FRAME_SOURCES = ("video", "stream")
 STREAM_OUTCOMES = ("ok", "skipped", "error")
+FAILURE_ANSWERS = ("frame_error", "stopped")
+"""What a server bug met on a frame became: that frame's error answer (the video or session goes on), or the
+end of the video's analysis (its summary follows) or of the live session (closed with 1011)."""
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -93,6 +96,12 @@ class Metrics:
         self.stream_frames = Counter(
             "motivnet_stream_frames", "Live stream frames by outcome.", ["outcome"], registry=r
         )
+        self.frame_failures = Counter(
+            "motivnet_frame_failures",
+            "Video or live frames that met a server bug (each logged once), by source and what it became.",
+            ["source", "answer"],
+            registry=r,
+        )
         self.frame_seconds = Histogram(
             "motivnet_frame_latency_seconds",
             "Time from a frame's arrival (video: its decoding) to its answer.",
@@ -105,6 +114,8 @@ class Metrics:
             self.stream_frames.labels(outcome)
         for source in FRAME_SOURCES:
             self.frame_seconds.labels(source)
+            for answer in FAILURE_ANSWERS:
+                self.frame_failures.labels(source, answer)
         for reason in REJECT_REASONS:
             self.rejections.labels(reason)
         for reason in REQUEST_REJECT_REASONS:
@@ -135,6 +146,9 @@ class Metrics:
         self.stream_frames.labels(outcome).inc()
         if outcome != "skipped":
             self.frame_seconds.labels("stream").observe(seconds)
+
+    def frame_failed(self, source: str, answer: str = "frame_error") -> None:
+        self.frame_failures.labels(source, answer).inc()
 
     def in_flight(self, requests: int, pixels: int) -> None:
         self.requests_in_flight.set(requests)

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.clips import encode
 from tests.conftest import ROOT
+from tests.corpus import ONE, RATE
+from tests.footage import frame
 
 pytestmark = pytest.mark.slow  # every test starts a Python process that imports torch
 
@@ -128,3 +131,20 @@ def test_preprocess_detect_writes_each_face_as_the_model_sees_it(tmp_path):
     result = run_cli("preprocess", "--detect", str(photo_paths()["single_face.jpg"]), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert np.array(Image.open(tmp_path / "seen_face0.png")).shape == (64, 64)
+
+
+def test_predict_video_when_the_person_walks_out_shows_every_frame_and_the_summary(tmp_path, bundled_weights):
+    """The issue's report: a person faces the camera, then walks out of the picture; the command used to end
+    in a traceback at the first frame without a face."""
+    clip = tmp_path / "walks_out.mp4"
+    clip.write_bytes(encode([frame(ONE)] * 10 + [frame(())] * 10, rate=RATE))
+    result = run_cli("predict-video", "--model-dir", str(bundled_weights / "mini-xception"), str(clip))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    frames = [line for line in lines if line.startswith("frame ")]
+    assert len(frames) == 10
+    assert all("#1 " in line for line in frames[:5])
+    assert all(line.endswith(": no face") for line in frames[5:])
+    assert "model: mini-xception-fer2013, 10 frames, 2.0 s" in lines
+    assert any(line.startswith("track 1: ") and "over 5 frames, 0.0-0.8 s" in line for line in lines)

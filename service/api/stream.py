@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
@@ -16,10 +17,13 @@ from service.errors import ServiceError
 from service.state import ServiceState
 from service.video.live import LiveSession, StreamConfig, StreamLimits
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["video"])
 
 TRY_AGAIN_LATER = 1013
 POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+STOPPED = "the session could not go on; the server logged it"
 
 
 @router.websocket("/v1/stream")
@@ -66,6 +70,13 @@ async def _session(websocket: WebSocket, engine: Engine, state: ServiceState) ->
         await websocket.close(POLICY_VIOLATION, f"bad config message: {exc}"[:120])
     except WebSocketDisconnect:
         return
+    except Exception as exc:
+        if session is not None:
+            session.failed(exc)
+        else:
+            log.error("live session failed before its first frame", exc_info=exc)
+            state.metrics.frame_failed("stream", "stopped")
+        await websocket.close(INTERNAL_ERROR, STOPPED)
     finally:
         if sender is not None:
             sender.cancel()
@@ -75,7 +86,16 @@ async def _session(websocket: WebSocket, engine: Engine, state: ServiceState) ->
 
 
 async def _send_replies(websocket: WebSocket, session: LiveSession) -> None:
-    async for reply in session.replies():
+    """Sends each reply as it is ready; if the replies themselves fail, closes with 1011 (a send that fails
+    because the client left is no failure of ours and ends this quietly)."""
+    replies = session.replies()
+    while True:
+        try:
+            reply = await anext(replies)
+        except Exception as exc:  # noqa: BLE001 - the client hears of it as a close, never as a silence
+            session.failed(exc)
+            await websocket.close(INTERNAL_ERROR, STOPPED)
+            return
         await websocket.send_text(json.dumps(reply, separators=(",", ":")))
 
 

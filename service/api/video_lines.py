@@ -67,11 +67,16 @@ async def with_error_line(lines: AsyncGenerator[Line, None]) -> AsyncGenerator[L
 
 
 async def one_document(lines: AsyncGenerator[Line, None]) -> dict[str, Any]:
-    """The same content as one JSON document: `{"frames": [...], "summary": {...}}`."""
+    """The same content as one JSON document: `{"frames": [...], "summary": {...}}`, and `"error"` when the
+    analysis stopped early."""
     frames: list[Line] = []
+    stopped: dict[str, Any] = {}
     async with aclosing(lines):
         async for line in lines:
             if "summary" in line:
-                return {"frames": frames, "summary": line["summary"]}
-            frames.append(line)
+                return {"frames": frames, **stopped, "summary": line["summary"]}
+            if "frame" in line:
+                frames.append(line)
+            else:
+                stopped = {"error": line["error"]}
     raise RuntimeError("video analysis ended without its summary")

@@ -9,6 +9,7 @@ video holds a bounded share of memory and of the model's queue, however long it 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,15 +19,14 @@ from typing import Any
 from service.background import run_in_background
 from service.config import Settings
 from service.engine import Engine
+from service.errors import ModelFailureError, ServiceError
 from service.metrics import Metrics
 from service.results import FacePrediction
 from service.video.decode import VideoFrame, VideoReader
 from service.video.sampling import Sampler
 from service.video.tracks import Tracks
 
-Answered = tuple[VideoFrame, list[FacePrediction]]
-AnsweredQueue = asyncio.Queue[asyncio.Future[Answered] | None]
-"""Frames handed to the engine, in order; None after the last."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,29 @@ class Pacing:
         )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one sampled frame: its faces, or the error that only this frame's line reports."""
+
+    frame: VideoFrame
+    faces: list[FacePrediction] | None = None
+    error: ServiceError | None = None
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The video cannot go on (a frame that cannot be decoded, a limit passed while it plays)."""
+
+    error: Exception
+
+
+Pending = asyncio.Future[Outcome] | Stopped
+PendingQueue = asyncio.Queue[Pending | None]
+"""Frames handed to the engine, in order, or why decoding stopped; None after the last."""
+
+
 class VideoAnalysis:
-    """One video's answers: `lines()` yields a dict per sampled frame, then `{"summary": ...}`."""
+    """One video's answers: `lines()` yields a dict per sampled frame, then `{"summary": ...}`, always last."""
 
     def __init__(
         self, engine: Engine, reader: VideoReader, options: VideoOptions, pacing: Pacing, metrics: Metrics
@@ -71,41 +92,51 @@ class VideoAnalysis:
         self._frames: Generator[VideoFrame, None, None] = reader.frames(Sampler(options.fps))
 
     async def lines(self) -> AsyncGenerator[dict[str, Any], None]:
-        """Frame lines in order, then the summary; a failure raises where it happens, after the lines before it."""
+        """Frame lines in order, then the summary. A failure before the first line raises (so HTTP answers it
+        with its status); after it, a failed frame is that frame's `error` line and the video goes on, and a
+        failure that stops the video is an `{"error": ...}` line; the summary follows either way."""
         description = self._engine.describe()
         rate = self._options.fps or self._reader.frame_rate
         tracks = Tracks(description.labels, rate, self._pacing.min_score, self._options.smoothing)
-        answered: AnsweredQueue = asyncio.Queue()
+        answered: PendingQueue = asyncio.Queue()
         producer = asyncio.create_task(self._produce(answered))
-        count, last_ms = 0, 0.0
+        tally = Tally()
         try:
             while (pending := await answered.get()) is not None:
-                frame, faces = await pending
-                height, width = frame.pixels.shape[:2]
-                line = {
-                    "frame": frame.index,
-                    "time_ms": frame.time_ms,
-                    "faces": tracks.follow(faces, (0, 0, width, height), frame.time_ms),
-                }
-                count, last_ms = count + 1, frame.time_ms
+                line = await self._line(pending, tracks, first=not tally.lines)
                 self._slots.release()
+                tally.add(line)
                 yield line
-            duration_s = self._reader.duration_s
-            duration_ms = round(duration_s * 1000, 1) if duration_s is not None else last_ms
             yield {
                 "summary": {
                     "model": description.name,
-                    "frames": count,
-                    "duration_ms": duration_ms,
+                    **tally.summary(self._reader.duration_s),
                     "tracks": tracks.summary(),
                 }
             }
         finally:
             await self._stop(producer, answered)
 
-    async def _produce(self, answered: AnsweredQueue) -> None:
+    async def _line(self, pending: Pending, tracks: Tracks, first: bool) -> dict[str, Any]:
+        """One frame's line (or the line that says why the video stopped); before the first line, raises."""
+        if isinstance(pending, Stopped):
+            if first:
+                raise pending.error
+            return {"error": _error(pending.error)}
+        outcome = await pending
+        if outcome.error is not None and first:
+            raise outcome.error
+        line: dict[str, Any] = {"frame": outcome.frame.index, "time_ms": outcome.frame.time_ms}
+        if outcome.error is not None:
+            return {**line, "error": _error(outcome.error)}
+        height, width = outcome.frame.pixels.shape[:2]
+        try:
+            return {**line, "faces": tracks.follow(outcome.faces or [], (0, 0, width, height), outcome.frame.time_ms)}
+        except Exception as exc:  # noqa: BLE001 - a bug in one frame's tracking fails that frame, logged once
+            return {**line, "error": _error(self._unexpected(exc, outcome.frame))}
+
+    async def _produce(self, answered: PendingQueue) -> None:
         """Decodes the next sampled frame whenever a slot is free and sends it to the engine at once."""
-        loop = asyncio.get_running_loop()
         try:
             while True:
                 await self._slots.acquire()
@@ -113,35 +144,48 @@ class VideoAnalysis:
                 if frame is None:
                     break
                 answered.put_nowait(asyncio.ensure_future(self._classify(frame)))
-        except Exception as exc:  # noqa: BLE001 - reaches the client as the last line, after the lines before it
-            failed: asyncio.Future[Answered] = loop.create_future()
-            failed.set_exception(exc)
-            answered.put_nowait(failed)
+        except Exception as exc:  # reaches the client as a line, after the lines before it
+            if not isinstance(exc, ServiceError):
+                log.exception("video decoding failed")
+                self._metrics.frame_failed("video", "stopped")
+            answered.put_nowait(Stopped(exc))
         answered.put_nowait(None)
 
     def _decode_next(self) -> Future[VideoFrame | None]:
         return self._decoder.submit(next, self._frames, None)
 
-    async def _classify(self, frame: VideoFrame) -> Answered:
+    async def _classify(self, frame: VideoFrame) -> Outcome:
+        """The frame's faces, or why it has none: a failure here is this frame's alone."""
         started = time.monotonic()
-        classified = await self._engine.classify(
-            [frame.pixels],
-            detect=self._options.detect,
-            deadline=started + self._pacing.frame_timeout_s,
-            max_faces=self._options.max_faces,
-            group=self,
-            background=True,
-        )
+        try:
+            classified = await self._engine.classify(
+                [frame.pixels],
+                detect=self._options.detect,
+                deadline=started + self._pacing.frame_timeout_s,
+                max_faces=self._options.max_faces,
+                group=self,
+                background=True,
+            )
+        except ServiceError as exc:
+            return Outcome(frame, error=exc)
+        except Exception as exc:  # noqa: BLE001 - the frame still gets its line, and the video goes on
+            return Outcome(frame, error=self._unexpected(exc, frame))
         self._metrics.video_frame_done(time.monotonic() - started)
-        return frame, classified.images[0]
+        return Outcome(frame, faces=classified.images[0])
 
-    async def _stop(self, producer: asyncio.Task[None], answered: AnsweredQueue) -> None:
+    def _unexpected(self, exc: Exception, frame: VideoFrame) -> ServiceError:
+        """A server bug met on one frame: logged with its traceback and counted, once; the frame's answer says so."""
+        log.error("video frame %d failed", frame.index, exc_info=exc)
+        self._metrics.frame_failed("video")
+        return ModelFailureError("the frame could not be analysed; the server logged it")
+
+    async def _stop(self, producer: asyncio.Task[None], answered: PendingQueue) -> None:
         """Withdraws unanswered frames from the engine, then closes the file once the decoder is idle."""
         producer.cancel()
         leftovers: list[asyncio.Future[Any]] = [producer]
         while not answered.empty():
             pending = answered.get_nowait()
-            if pending is not None:
+            if isinstance(pending, asyncio.Future):
                 pending.cancel()
                 leftovers.append(pending)
         await asyncio.gather(*leftovers, return_exceptions=True)
@@ -151,3 +195,30 @@ class VideoAnalysis:
         self._decoder.shutdown(wait=True)
         self._frames.close()
         self._reader.close()
+
+
+class Tally:
+    """What the summary says of the lines: how many frames, how many failed, how far the video went."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.frames = 0
+        self.errors = 0
+        self.last_ms = 0.0
+
+    def add(self, line: dict[str, Any]) -> None:
+        self.lines += 1
+        self.errors += "error" in line
+        if "frame" in line:
+            self.frames += 1
+            self.last_ms = line["time_ms"]
+
+    def summary(self, duration_s: float | None) -> dict[str, Any]:
+        duration_ms = round(duration_s * 1000, 1) if duration_s is not None else self.last_ms
+        return {"frames": self.frames, "errors": self.errors, "duration_ms": duration_ms}
+
+
+def _error(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, ServiceError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "internal", "message": "internal error; the server logged it"}

@@ -19,6 +19,7 @@ from service.config import Settings
 from service.errors import (
     CorruptVideoError,
     FrameTooLargeError,
+    FrameTooSmallError,
     NoVideoError,
     UnsupportedVideoError,
     VideoTooLongError,
@@ -26,6 +27,10 @@ from service.errors import (
 from service.video.sampling import Sampler
 
 SUPPORTED = "MP4, MOV, WebM, MKV, AVI or animated GIF"
+TRUNCATED_GAP_S = 1.0
+"""How far short of its declared length a video may end before it counts as cut short."""
+MIN_FRAME_SIDE = 16
+"""Pixels a frame needs across and down for any face to fit in it (the detector's smallest is about this)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class VideoReader:
             self._container.close()
             raise
         self._stream.thread_type = "AUTO"
+        self._video_seconds = _video_seconds(self._container, self._stream)
 
     @property
     def frame_rate(self) -> float:
@@ -106,16 +112,26 @@ class VideoReader:
             raise CorruptVideoError(f"the video could not be decoded after frame {index}: {exc}") from None
         if index < 0:
             raise CorruptVideoError("the video has no frame that could be decoded")
+        self._check_complete(-1.0 if origin is None else time_s - origin)
 
     def close(self) -> None:
         self._container.close()
+
+    def _check_complete(self, last_s: float) -> None:
+        """A file that ends long before the length it declares was cut short (an upload that stopped early):
+        FFmpeg just stops there, so without this the answer would look whole."""
+        declared = self._video_seconds
+        if declared is not None and declared - last_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
+            raise CorruptVideoError(
+                f"the video stops at {last_s:.1f} s but declares {declared:.1f} s: "
+                "it was cut short; send the whole file"
+            )
 
     def _check(self, frame: av.VideoFrame, time_s: float) -> None:
         """Limits again on what is decoded: a container may declare nothing, or less than it holds."""
         if time_s > self._limits.max_seconds:
             raise VideoTooLongError(f"the video runs past {self._limits.max_seconds:g} s; send a shorter clip")
-        if frame.width * frame.height > self._limits.max_frame_pixels:
-            raise FrameTooLargeError(_too_large(frame.width, frame.height, self._limits.max_frame_pixels))
+        _check_size(frame.width, frame.height, self._limits)
 
 
 def _open(file: BinaryIO) -> av.container.InputContainer:
@@ -148,14 +164,28 @@ def _declared_seconds(container: av.container.InputContainer, stream: av.VideoSt
     return max(lengths) if lengths else None
 
 
+def _video_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    """The length the video stream declares (the container's, when the video is all it holds), or None."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and len(container.streams) == 1:
+        return float(container.duration / av.time_base)
+    return None
+
+
 def _check_declared(stream: av.VideoStream, duration_s: float | None, limits: VideoLimits) -> None:
     if duration_s is not None and duration_s > limits.max_seconds:
         raise VideoTooLongError(
             f"the video declares {duration_s:.0f} s; at most {limits.max_seconds:g} s allowed, send a shorter clip"
         )
-    width, height = stream.codec_context.width, stream.codec_context.height
+    _check_size(stream.codec_context.width, stream.codec_context.height, limits)
+
+
+def _check_size(width: int, height: int, limits: VideoLimits) -> None:
     if width * height > limits.max_frame_pixels:
         raise FrameTooLargeError(_too_large(width, height, limits.max_frame_pixels))
+    if 0 < min(width, height) < MIN_FRAME_SIDE:
+        raise FrameTooSmallError(f"frames are {width}x{height}; a face needs at least {MIN_FRAME_SIDE} pixels a side")
 
 
 def _too_large(width: int, height: int, limit: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class LiveSession:
         self._waiting: Frame | None = None
         self._working: set[asyncio.Task[None]] = set()
         self._count = 0
+        self.id = secrets.token_hex(4)
+        """Names the session in the log, so a failure can be found from the client's side."""
 
     def add(self, data: bytes) -> None:
         """A frame arrived: it starts at once, or waits in the slot (skipping the frame that waited there)."""
@@ -93,10 +96,22 @@ class LiveSession:
             self._waiting = frame
 
     async def replies(self) -> AsyncIterator[dict[str, Any]]:
-        """One reply per frame, in the order the frames came."""
+        """One reply per frame, in the order the frames came; a failure while a frame is answered is that
+        frame's error reply, never a silence."""
         while True:
             frame = await (await self._order.get()).done
-            yield self._reply(frame)
+            try:
+                reply = self._reply(frame)
+            except Exception as exc:  # noqa: BLE001 - the frame still gets its one reply, and the session goes on
+                error = self._unexpected(exc, frame.number)
+                reply = {"frame": frame.number, "error": {"code": error.code, "message": error.message}}
+                self._metrics.stream_frame_done("error", time.monotonic() - frame.received)
+            yield reply
+
+    def failed(self, exc: BaseException) -> None:
+        """The session cannot go on (its caller closes it with 1011): logged once, with its id, and counted."""
+        log.error("live session %s stopped", self.id, exc_info=exc)
+        self._metrics.frame_failed("stream", "stopped")
 
     async def close(self) -> None:
         for task in self._working:
@@ -127,12 +142,17 @@ class LiveSession:
         except ServiceError as exc:
             self._finish(frame, error=exc)
             return
-        except Exception:  # the frame still gets its one reply, and the session goes on
-            log.exception("live frame %d failed", frame.number)
-            self._finish(frame, error=ModelFailureError("the frame could not be analysed; the server logged it"))
+        except Exception as exc:  # noqa: BLE001 - the frame still gets its one reply, and the session goes on
+            self._finish(frame, error=self._unexpected(exc, frame.number))
             return
         frame.size = (pixels.shape[1], pixels.shape[0])
         self._finish(frame, faces=classified.images[0])
+
+    def _unexpected(self, exc: Exception, number: int) -> ServiceError:
+        """A server bug met on one frame: logged with the session's id and counted, once; the frame's answer."""
+        log.error("live session %s: frame %d failed", self.id, number, exc_info=exc)
+        self._metrics.frame_failed("stream")
+        return ModelFailureError("the frame could not be analysed; the server logged it")
 
     def _finish(self, frame: Frame, **outcome: Any) -> None:
         for name, value in outcome.items():

@@ -5,9 +5,15 @@ its 2.1 line needs only numpy, scipy and supervision (which no longer requires O
 releases require `opencv-python`, a second OpenCV wheel beside the detector's `opencv-contrib-python-headless`,
 and `norfair` pins numpy below 2, which the rest of the stack has left; so the pin is `trackers==2.1.0`.
 
-Two adaptations, both outside the library's association logic: ByteTrack gives a new track its id only when
+Three adaptations, all outside the library's association logic: ByteTrack gives a new track its id only when
 it is matched again one frame later, and its ids come from a process-wide counter. Here a face has its id on
-the frame it first appears in, and each session numbers its tracks 1, 2, 3, ...
+the frame it first appears in, and each session numbers its tracks 1, 2, 3, ... ByteTrack answers a frame
+without a face with detections that carry none of our per-face data, so the frame's ids come from the
+detections it returns, never from what it might have kept. And the lost-track buffer is counted in frames of
+the rate given, at least one, so a track survives `LOST_TRACK_SECONDS` whatever the sampling rate.
+
+Returning faces: a face that comes back within `LOST_TRACK_SECONDS`, near where its track expected it, keeps
+its id; later, or elsewhere, it is a new track with a new id.
 """
 
 from __future__ import annotations
@@ -35,16 +41,20 @@ class FaceTracker:
 
     def __init__(self, frame_rate: float, min_score: float) -> None:
         self._tracker = ByteTrackTracker(
-            lost_track_buffer=max(1, round(LOST_TRACK_SECONDS * 30)),
             frame_rate=frame_rate,
             track_activation_threshold=min_score,
             high_conf_det_threshold=min_score,
             minimum_consecutive_frames=1,
         )
+        # the library rounds `frame_rate / 30 * buffer` down, to 0 below 1 frame/s (every track dying at once)
+        self._tracker.maximum_frames_without_update = max(1, round(LOST_TRACK_SECONDS * frame_rate))
         self._local: dict[int, int] = {}
 
     def assign(self, boxes: Sequence[Box], scores: Sequence[float]) -> list[int]:
-        """The track id of each box, in the order given."""
+        """The track id of each box, in the order given; any sequence of boxes, none included, is a frame.
+
+        A box the tracker did not hand back (it returns none at all when a frame has no face) starts a track of
+        its own, so every face has an id and an empty frame only ages the tracks."""
         detections = sv.Detections(
             xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4),
             confidence=np.array(scores, dtype=np.float32),
@@ -52,10 +62,11 @@ class FaceTracker:
         )
         tracked = self._tracker.update(detections)
         self._name_new_tracks(tracked)
-        ids = [0] * len(boxes)
-        for face, global_id in zip(tracked.data["face"], tracked.tracker_id):
-            ids[int(face)] = self._local_id(int(global_id))
-        return ids
+        ids: list[int] = [-1] * len(boxes)
+        if len(tracked) and tracked.tracker_id is not None:
+            for face, global_id in zip(tracked.data["face"], tracked.tracker_id):
+                ids[int(face)] = int(global_id)
+        return [self._local_id(global_id) for global_id in ids]
 
     def _name_new_tracks(self, tracked: sv.Detections) -> None:
         """Tracks born on this frame get their id now, each matched to the detection it was started from."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -13,9 +14,13 @@ from websockets.sync.client import connect
 from bench.server_process import ServerProcess
 from service.client import AsyncMotivNetClient, MotivNetClient
 from tests.conftest import MODEL_STORE
+from tests.corpus import ONE
+from tests.footage import frame
 from tests.photos import photo_paths
 
 REPLY_TIMEOUT = 60
+"""Longer than the server's frame deadline (`request_timeout_ms`, 30 s by default): a frame not answered by
+then was left silent."""
 MAX_STREAMS = 2
 MESSAGE_LIMIT = 200_000
 
@@ -124,3 +129,44 @@ def test_bad_config_closes_with_1008(server):
         with pytest.raises(ConnectionClosed) as closed:
             session.recv(REPLY_TIMEOUT)
     assert closed.value.rcvd.code == 1008
+
+
+def _jpeg(pixels) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_watchdog_every_frame_gets_a_reply_when_faces_leave_and_come_back(server):
+    """The issue's report: a person walks out of the picture and the first frame without a face was never
+    answered. One by one and then all at once, every frame must get its reply (or the session a close) within
+    the frame deadline; a frame without a face answers `"faces": []`."""
+    here, gone = _jpeg(frame(ONE)), _jpeg(frame(()))
+    schedule = [here, here, gone, gone, here, gone, here, here, gone]
+    with MotivNetClient(server.url) as client, client.stream() as session:
+        one_by_one = []
+        for number, picture in enumerate(schedule):
+            session.send(picture)
+            one_by_one.append(_within_deadline(session, number))
+    assert [len(reply["faces"]) for reply in one_by_one] == [1, 1, 0, 0, 1, 0, 1, 1, 0]
+    assert {face["track_id"] for reply in one_by_one for face in reply["faces"]} == {1}
+
+    async def burst() -> list[dict]:
+        async with AsyncMotivNetClient(server.url) as client:
+            async with await client.stream() as session:
+                for picture in schedule * 2:
+                    await session.send(picture)
+                return [await asyncio.wait_for(session.receive(), REPLY_TIMEOUT) for _ in schedule * 2]
+
+    replies = asyncio.run(burst())
+    assert [reply["frame"] for reply in replies] == list(range(len(schedule) * 2))
+    assert all("faces" in reply or reply.get("skipped") for reply in replies)
+
+
+def _within_deadline(session, number: int) -> dict:
+    try:
+        reply = json.loads(session.connection.recv(REPLY_TIMEOUT))
+    except TimeoutError:
+        pytest.fail(f"frame {number} got neither a reply nor a close within {REPLY_TIMEOUT} s")
+    assert reply["frame"] == number
+    return reply

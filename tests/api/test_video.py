@@ -13,9 +13,13 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.video.tracks import Tracks
+from tests.answers import summary_matches
 from tests.api.conftest import serving, wait_ready
 from tests.clips import audio_only, declared_long, declared_size, encode, group_clip, pan_and_zoom, rotated_mov
 from tests.conftest import MODEL_STORE
+from tests.corpus import ONE
+from tests.footage import frame
 from tests.photos import load_photo, photo_paths
 
 pytestmark = pytest.mark.anyio
@@ -54,26 +58,9 @@ async def test_group_clip_keeps_track_ids_and_the_summary_matches_the_lines(clip
     assert sum({face["track_id"] for face in line["faces"]} == first_ids for line in frames) >= 14
     assert summary["model"] == "mini-xception-fer2013"
     assert (summary["frames"], summary["duration_ms"]) == (15, 3000.0)
-    _assert_summary_matches(frames, summary["tracks"])
+    summary_matches(frames, summary["tracks"])
     assert "motivnet_video_frames_total 15.0" in metrics
     assert 'motivnet_frame_latency_seconds_count{source="video"} 15.0' in metrics
-
-
-def _assert_summary_matches(frames: list[dict], tracks: list[dict]) -> None:
-    for track in tracks:
-        seen = [
-            (line["time_ms"], face)
-            for line in frames
-            for face in line["faces"]
-            if face["track_id"] == track["track_id"]
-        ]
-        assert track["frames"] == len(seen)
-        assert (track["first_ms"], track["last_ms"]) == (seen[0][0], seen[-1][0])
-        labels = list(track["probabilities"])
-        mean = np.mean([[face["probabilities"][label] for label in labels] for _, face in seen], axis=0)
-        assert np.allclose([track["probabilities"][label] for label in labels], mean, atol=1e-9)
-        assert track["label"] == labels[int(np.argmax(mean))]
-    assert sum(track["frames"] for track in tracks) == sum(len(line["faces"]) for line in frames)
 
 
 async def test_json_document_has_the_same_content_and_options_apply(clip):
@@ -138,6 +125,7 @@ async def test_bad_videos_get_clean_4xx(clip):
         "audio only": (audio_only(), 415, "unsupported_video"),
         "zero bytes": (b"", 400, "no_video"),
         "8K": (declared_size(7680, 4320), 413, "frame_too_large"),
+        "1x1": (encode([np.full((1, 1, 3), 128, np.uint8)] * 3, pix_fmt="yuv444p"), 422, "frame_too_small"),
         "ten hours": (declared_long(hours=10), 413, "video_too_long"),
         "too many bytes": (clip + b"\0" * 1024, 413, "upload_too_large"),
     }
@@ -151,7 +139,7 @@ async def test_bad_videos_get_clean_4xx(clip):
         assert bad_query.status_code == 422
 
 
-async def test_a_failure_after_the_first_line_is_the_last_line():
+async def test_a_failure_after_the_first_line_is_an_error_line_and_the_summary_still_ends_the_answer():
     """A live-muxed MKV declares no length; the limit then stops it while it plays, after lines have left."""
     photo = load_photo(photo_paths()["multi_face.jpg"])
     views = pan_and_zoom(photo, 12, (320, 180))
@@ -160,10 +148,12 @@ async def test_a_failure_after_the_first_line_is_the_last_line():
         response = await client.post(
             "/v1/video", params={"fps": 0}, content=undeclared, headers={"content-type": "video/x-matroska"}
         )
-    *frames, last = ndjson(response.text)
+    *frames, stopped, last = ndjson(response.text)
     assert response.status_code == 200
     assert [line["time_ms"] for line in frames] == [0.0, 250.0, 500.0, 750.0, 1000.0]
-    assert last["error"]["code"] == "video_too_long"
+    assert stopped["error"]["code"] == "video_too_long"
+    assert (last["summary"]["frames"], last["summary"]["errors"], last["summary"]["duration_ms"]) == (5, 1, 1000.0)
+    summary_matches(frames, last["summary"]["tracks"])
 
 
 async def test_first_line_leaves_before_the_video_is_analysed_and_a_client_that_leaves_stops_it(clip):
@@ -220,3 +210,31 @@ def _video_scope() -> dict:
 
 def _video_frames(response: httpx.Response) -> float:
     return float(re.search(r"^motivnet_video_frames_total (\S+)$", response.text, re.MULTILINE).group(1))
+
+
+async def test_a_frame_that_fails_on_the_server_is_its_own_error_line_and_the_video_goes_on(monkeypatch, caplog):
+    """The issue's bug put back at its seam (tracking raises on a frame without a face): those frames answer
+    an error line each, logged and counted once, and the rest of the video and its summary still come."""
+    follow = Tracks.follow
+
+    def the_issues_bug(self, faces, frame_box, time_ms):
+        if not faces:
+            raise KeyError("face")
+        return follow(self, faces, frame_box, time_ms)
+
+    monkeypatch.setattr(Tracks, "follow", the_issues_bug)
+    clip = encode([frame(ONE)] * 4 + [frame(())] * 4 + [frame(ONE)] * 4, rate=4)
+    async with serving(mini_settings()) as client:
+        response = await client.post("/v1/video", params={"fps": 0}, content=clip, headers={"content-type": MP4})
+        document = await client.post(
+            "/v1/video", params={"fps": 0}, content=clip, headers={"content-type": MP4, "accept": "application/json"}
+        )
+        metrics = (await client.get("/metrics")).text
+    *frames, last = ndjson(response.text)
+    assert [line["frame"] for line in frames] == list(range(12))
+    assert ["error" in line for line in frames] == [False] * 4 + [True] * 4 + [False] * 4
+    assert {line["error"]["code"] for line in frames[4:8]} == {"model_failed"}
+    assert (last["summary"]["frames"], last["summary"]["errors"]) == (12, 4)
+    assert document.json()["summary"]["errors"] == 4
+    assert 'motivnet_frame_failures_total{answer="frame_error",source="video"} 8.0' in metrics
+    assert len([record for record in caplog.records if record.exc_info and "video frame" in record.getMessage()]) == 8

@@ -45,7 +45,9 @@ async function analyseVideo(file) {
 }
 
 function onVideoLine(line) {
-  if (line.error) {
+  if (line.error && line.frame !== undefined) {
+    showError(`Frame ${line.frame} could not be analysed: ${line.error.message}`);
+  } else if (line.error) {
     showError(`The video stopped being analysed: ${line.error.message}`);
   } else if (line.summary) {
     video.summary = line.summary;
