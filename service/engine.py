@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -97,6 +97,7 @@ class Engine:
         )
         self._admission = Admission(
             max_requests=settings.max_requests_in_flight,
+            max_waiting=settings.max_queue_size,
             max_request_pixels=settings.max_request_pixels,
             max_pixels=settings.max_pixels_in_flight,
             wait_s=settings.admission_wait_ms / 1000,
@@ -141,9 +142,10 @@ class Engine:
             **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
         )
 
-    def admit(self) -> AbstractContextManager[None]:
-        """A request in flight for the block (enter it before reading the body): 503 at once at the cap."""
-        return self._admission.request()
+    def admit(self, deadline: float) -> AbstractAsyncContextManager[None]:
+        """A request in flight for the block (enter it before reading the body); at the cap it waits in line
+        until `deadline`, and gets 503 at once when the line is full."""
+        return self._admission.request(deadline)
 
     async def classify(
         self,
