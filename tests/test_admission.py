@@ -37,6 +37,12 @@ async def _enter(gate: Admission, deadline: float) -> AsyncExitStack:
     return stack
 
 
+async def _leave(*stacks: AsyncExitStack) -> None:
+    """Ends the requests, in order."""
+    for stack in stacks:
+        await stack.aclose()
+
+
 def test_requests_beyond_the_cap_wait_in_line_and_are_served_in_order():
     async def scenario() -> None:
         seen = Seen()
@@ -76,10 +82,8 @@ def test_a_full_line_refuses_at_once_with_retry_after():
         assert caught.value.status == 503
         assert caught.value.headers["Retry-After"] == "1"
         assert seen.refusals == ["concurrency"]
-        for stack in held:
-            await stack.aclose()
-        for stack in await asyncio.gather(*waiting):
-            await stack.aclose()
+        await _leave(*held)
+        await _leave(*await asyncio.gather(*waiting))
         assert gate.requests == 0
 
     asyncio.run(asyncio.wait_for(scenario(), 5))
@@ -93,8 +97,7 @@ def test_a_request_still_in_line_at_its_deadline_is_refused_and_leaves_the_line(
         with pytest.raises(OverloadedError, match="before the deadline"):
             await _enter(gate, time.monotonic() + 0.05)
         assert seen.refusals == ["concurrency"]
-        for stack in held:
-            await stack.aclose()
+        await _leave(*held)
         assert gate.requests == 0
 
     asyncio.run(asyncio.wait_for(scenario(), 5))
@@ -111,8 +114,7 @@ def test_a_client_gone_while_in_line_hands_on_its_slot():
         await first.aclose()  # hands its slot to `leaving`, which is cancelled before it runs
         leaving.cancel()
         await asyncio.gather(leaving, return_exceptions=True)
-        await (await staying).aclose()
-        await second.aclose()
+        await _leave(await staying, second)
         assert gate.requests == 0
 
     asyncio.run(asyncio.wait_for(scenario(), 5))
