@@ -1,5 +1,5 @@
-"""`python -m bench raw|serve|compare|peer|revisions|video|stream`: measured numbers, printed as tables (and JSON
-with --json FILE)."""
+"""`python -m bench raw|serve|compare|peer|revisions|threads|video|stream`: measured numbers, printed as tables
+(and JSON with --json FILE)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bench.random_model import make_random_model_folder
 from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
 from bench.revisions import WORK_TREE, RevisionRuns, export, format_revisions, measure_round, merge_base
 from bench.server_process import ROOT, TINY_DIR, PeerProcess, ServerProcess
+from bench.threads import format_sweep, sweep
 from bench.video import analyse_clip, fair_sharing, format_sharing, format_stream, format_video, make_clip, run_streams
 
 DEFAULT_IMAGE = Path(__file__).parent / "data" / "astronaut.jpg"
@@ -183,6 +184,14 @@ def cmd_revisions(args: argparse.Namespace) -> dict:
     return {revision.revision: [asdict(run) for run in revision.runs] for revision in revisions}
 
 
+def cmd_threads(args: argparse.Namespace) -> dict:
+    """The emotion model's forward at each torch thread count, alone and beside one busy core (a detection
+    worker), set on the calling thread as the batch worker sets it: the sweep behind the thread policy."""
+    results = sweep(args.model_dir, args.batch_sizes, args.repeats, args.rounds)
+    print(format_sweep(results))
+    return {"threads": [asdict(r) for r in results]}
+
+
 def _video_server(args: argparse.Namespace, **env: str) -> ServerProcess:
     settings = {f"MOTIVNET_{name.upper()}": value for name, value in env.items()}
     return ServerProcess("--model-dir", args.model_dir, "--device", args.device, env=settings)
@@ -288,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     peer.add_argument("--startup-timeout", type=float, default=600.0)
     peer.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
     peer.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    threads = commands.add_parser("threads", help=cmd_threads.__doc__)
+    threads.set_defaults(handler=cmd_threads)
+    threads.add_argument("--model-dir", default=str(TINY_DIR))
+    threads.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir, e.g. sapiens-cpu")
+    threads.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    threads.add_argument("--repeats", type=int, default=5, help="timed forwards per measurement")
+    threads.add_argument("--rounds", type=int, default=3, help="alternations of the thread counts")
+    threads.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     revisions = commands.add_parser("revisions", help=cmd_revisions.__doc__)
     revisions.set_defaults(handler=cmd_revisions)
     revisions.add_argument("--base", help="git revision (default: the merge base of HEAD and main)")
