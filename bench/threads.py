@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import statistics
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from bench.raw import median_seconds
 from service.loading import load_predictor
 from service.runtime import usable_cores, use_threads
 
@@ -44,12 +44,7 @@ def _forward_ms(
 ) -> float:
     use_threads(threads)
     predict(batch)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(batch)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return median_seconds(lambda: predict(batch), repeats) * 1000
 
 
 def sweep(model_dir: str, batch_sizes: list[int], repeats: int, rounds: int) -> list[SweepResult]:
