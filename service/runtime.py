@@ -78,10 +78,11 @@ class ThreadPolicy:
 
     Each detection worker runs torch on `detect_threads` of its own: a small detector gains more from a second
     image than from a second thread. The forward takes every core the detection workers leave free when it
-    starts: a MotivNet-shaped transformer is compute-bound and ran 1.9x faster on two cores than on one, while
-    giving it one core of two whenever detection *might* run halved the served rate (issue 19); a frozen
-    mini-Xception lost nothing on two threads alone and keeps one while a video's detections fill the other.
-    A forward's thread count is chosen as it starts, so a detection starting during it may briefly share.
+    starts: a MotivNet-shaped transformer is compute-bound and ran 2.0x faster on two free cores than on one,
+    while giving it one core of two whenever detection *might* run halved the served rate (issue 19); a
+    frozen mini-Xception gained 1.6x at batch 8 on two free threads, but ran 7x slower on two beside a busy
+    core, so it never takes a core a running detection holds. A forward's thread count is chosen as it
+    starts, so a detection starting during it may briefly share; other processes' load is not seen.
     """
 
     cores: int
