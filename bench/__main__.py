@@ -1,4 +1,5 @@
-"""`python -m bench raw|serve|compare|video|stream`: measured numbers, printed as tables (and JSON with --json FILE)."""
+"""`python -m bench raw|serve|compare|peer|revisions|threads|video|stream`: measured numbers, printed as tables
+(and JSON with --json FILE)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import gc
 import json
 import statistics
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from bench.load import format_load, measure
+from bench.load import LoadResult, format_load, measure
+from bench.random_model import make_random_model_folder
 from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
-from bench.server_process import ROOT, TINY_DIR, ServerProcess
+from bench.revisions import WORK_TREE, RevisionRuns, export, format_revisions, measure_round, merge_base
+from bench.server_process import ROOT, TINY_DIR, PeerProcess, ServerProcess
+from bench.threads import format_sweep, sweep
 from bench.video import analyse_clip, fair_sharing, format_sharing, format_stream, format_video, make_clip, run_streams
 
 DEFAULT_IMAGE = Path(__file__).parent / "data" / "astronaut.jpg"
@@ -30,6 +35,12 @@ def _powers_of_two(limit: int) -> list[int]:
     while sizes[-1] * 2 <= limit:
         sizes.append(sizes[-1] * 2)
     return sizes
+
+
+def _random_model(preset: str) -> str:
+    """A model folder of the preset with random float32 weights, for the commands that serve one."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-model-")) / preset
+    return str(make_random_model_folder(folder, preset, torch.float32))
 
 
 def _write_json(path: str | None, document: dict) -> None:
@@ -123,6 +134,64 @@ def cmd_compare(args: argparse.Namespace) -> dict:
     }
 
 
+def cmd_peer(args: argparse.Namespace) -> dict:
+    """This service (default settings, `detect=false`) and LitServe (bench/peer.py) serving the same model folder
+        to the same closed-loop clients for the same time, one after the other; each gets the images the way its docs
+    send them (this service a raw body, LitServe base64 in JSON)."""
+    images = _images(args.images)
+    batching = ["--max-batch-size", str(args.max_batch_size)]
+    peer_options = ["--model-dir", args.model_dir, "--device", args.device, *batching]
+    logs = Path(tempfile.mkdtemp(prefix="bench-peer-"))
+    levels: dict[str, list] = {}
+    with PeerProcess(*peer_options, log_path=logs / "litserve.log") as peer:
+        peer.wait_ready(args.startup_timeout)
+        levels["litserve"] = _closed_levels(peer.url, images, args, as_json=True)
+    with ServerProcess("--model-dir", args.model_dir, "--device", args.device, *batching) as server:
+        server.wait_ready(args.startup_timeout)
+        levels["motivnet-serve"] = _closed_levels(server.url, images, args, as_json=False)
+    print(format_peer(levels))
+    return {name: [asdict(r) for r in results] for name, results in levels.items()}
+
+
+def _closed_levels(url: str, images: list[bytes], args: argparse.Namespace, *, as_json: bool) -> list[LoadResult]:
+    return [asyncio.run(measure(url, images, "closed", c, args.seconds, as_json=as_json)) for c in args.concurrency]
+
+
+def format_peer(levels: dict[str, list[LoadResult]]) -> str:
+    """Per concurrency both servers' throughput and tail, and this service's ratios to LitServe."""
+    lines = [f"{'clients':>7} {'server':>15} {'img/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"]
+    for ours, theirs in zip(levels["motivnet-serve"], levels["litserve"]):
+        for name, r in (("litserve", theirs), ("motivnet-serve", ours)):
+            lines.append(f"{r.level:7g} {name:>15} {r.images_per_s:7.2f} {r.p50_ms:8.1f} {r.p99_ms:8.1f} {r.errors:6d}")
+        throughput, tail = ours.images_per_s / theirs.images_per_s, ours.p99_ms / theirs.p99_ms
+        lines.append(f"{ours.level:7g} {'ours / theirs':>15} {f'x{throughput:.2f}':>7} {'':>8} {f'x{tail:.2f}':>8}")
+    return "\n".join(lines)
+
+
+def cmd_revisions(args: argparse.Namespace) -> dict:
+    """Two git revisions (default: the merge base with main, and the work tree) served with the same model,
+    settings and closed-loop clients, alternately, --rounds times each, in one sitting; one table."""
+    base = args.base or merge_base()
+    env = {"MOTIVNET_MODEL_STORE": str(ROOT / "model_store"), **dict(pair.split("=", 1) for pair in args.env)}
+    options = ["--model-dir", str(Path(args.model_dir).resolve()), "--device", args.device]
+    load = {"images": _images(args.images), "mode": "closed", "level": args.concurrency, "seconds": args.seconds}
+    load["detect"] = args.detect
+    with tempfile.TemporaryDirectory(prefix="bench-revisions-") as folder:
+        revisions = [RevisionRuns(name, export(name, Path(folder))) for name in (base, args.head)]
+        for _ in range(args.rounds):
+            measure_round(revisions, options, env, load, args.startup_timeout)
+    print(format_revisions(revisions))
+    return {revision.revision: [asdict(run) for run in revision.runs] for revision in revisions}
+
+
+def cmd_threads(args: argparse.Namespace) -> dict:
+    """The emotion model's forward at each torch thread count, alone and beside one busy core (a detection
+    worker), set on the calling thread as the batch worker sets it: the sweep behind the thread policy."""
+    results = sweep(args.model_dir, args.batch_sizes, args.repeats, args.rounds)
+    print(format_sweep(results))
+    return {"threads": [asdict(r) for r in results]}
+
+
 def _video_server(args: argparse.Namespace, **env: str) -> ServerProcess:
     settings = {f"MOTIVNET_{name.upper()}": value for name, value in env.items()}
     return ServerProcess("--model-dir", args.model_dir, "--device", args.device, env=settings)
@@ -205,8 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--startup-timeout", type=float, default=600.0)
         sub.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
         sub.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    for name in ("raw", "compare"):
+        commands.choices[name].add_argument(
+            "--preset", help="random weights of a Sapiens preset instead of --model-dir, e.g. sapiens-cpu, sapiens-1b"
+        )
     raw = commands.choices["raw"]
-    raw.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir, e.g. sapiens-1b")
     raw.add_argument("--flop-per-image", type=float, help="for MFU; 9.33e12 for MotivNet-1B")
     raw.add_argument("--peak-tflops", type=float, help="for MFU: the device's measured dense peak")
     serve = commands.choices["serve"]
@@ -214,6 +286,40 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--concurrency", type=int, nargs="*", default=[1, 4, 16, 32])
     serve.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop Poisson request rates")
     serve.add_argument("--detect", action="store_true", help="find faces first (default: whole image is one face)")
+    peer = commands.add_parser("peer", help=cmd_peer.__doc__)
+    peer.set_defaults(handler=cmd_peer)
+    peer.add_argument("--model-dir", default=str(TINY_DIR))
+    peer.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir, e.g. sapiens-cpu")
+    peer.add_argument("--device", default="cpu")
+    peer.add_argument("--max-batch-size", type=int, default=8)
+    peer.add_argument("--concurrency", type=int, nargs="+", default=[16])
+    peer.add_argument("--seconds", type=float, default=20.0)
+    peer.add_argument("--startup-timeout", type=float, default=600.0)
+    peer.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
+    peer.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    threads = commands.add_parser("threads", help=cmd_threads.__doc__)
+    threads.set_defaults(handler=cmd_threads)
+    threads.add_argument("--model-dir", default=str(TINY_DIR))
+    threads.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir, e.g. sapiens-cpu")
+    threads.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    threads.add_argument("--repeats", type=int, default=5, help="timed forwards per measurement")
+    threads.add_argument("--rounds", type=int, default=3, help="alternations of the thread counts")
+    threads.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    revisions = commands.add_parser("revisions", help=cmd_revisions.__doc__)
+    revisions.set_defaults(handler=cmd_revisions)
+    revisions.add_argument("--base", help="git revision (default: the merge base of HEAD and main)")
+    revisions.add_argument("--head", default=WORK_TREE, help="git revision, or 'worktree' (default)")
+    revisions.add_argument("--model-dir", default=str(TINY_DIR))
+    revisions.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir")
+    revisions.add_argument("--device", default="cpu")
+    revisions.add_argument("--concurrency", type=int, default=16)
+    revisions.add_argument("--detect", action="store_true", help="find faces first (default: whole image is one face)")
+    revisions.add_argument("--rounds", type=int, default=3, help="server runs per revision, alternating")
+    revisions.add_argument("--seconds", type=float, default=15.0)
+    revisions.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="settings for both servers")
+    revisions.add_argument("--startup-timeout", type=float, default=600.0)
+    revisions.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
+    revisions.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     _add_video_commands(commands)
     return parser
 
@@ -221,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "preset", None):
-        args.model_dir = None
+        args.model_dir = None if args.command == "raw" else _random_model(args.preset)
     document = args.handler(args)
     _write_json(args.json, document)
     if "summary" in document:

@@ -4,6 +4,7 @@ as perf_analyzer's request-rate mode), with the server's own batch and queue num
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import re
 import statistics
@@ -55,8 +56,8 @@ def _percentile(values: list[float], fraction: float) -> float:
 class LoadRun:
     """Latencies and outcomes of one load level; one POST is one image."""
 
-    def __init__(self, client: httpx.AsyncClient, images: list[bytes], detect: bool) -> None:
-        self.client, self.images, self.detect = client, images, detect
+    def __init__(self, client: httpx.AsyncClient, images: list[bytes], detect: bool, as_json: bool = False) -> None:
+        self.client, self.images, self.detect, self.as_json = client, images, detect, as_json
         self.latencies: list[float] = []
         self.errors = 0
 
@@ -64,9 +65,7 @@ class LoadRun:
         body = random.choice(self.images)
         start = time.perf_counter()
         try:
-            response = await self.client.post(
-                "/predict", content=body, params={"detect": self.detect}, headers={"content-type": "image/jpeg"}
-            )
+            response = await self.client.post("/predict", params={"detect": self.detect}, **self._upload(body))
             ok = response.status_code == 200
         except httpx.HTTPError:
             ok = False
@@ -74,6 +73,13 @@ class LoadRun:
             self.latencies.append(time.perf_counter() - start)
         else:
             self.errors += 1
+
+    def _upload(self, body: bytes) -> dict:
+        """A raw image body, or JSON `{"image": base64}` (LitServe's image examples; its worker queue cannot
+        carry a multipart upload's file)."""
+        if self.as_json:
+            return {"json": {"image": base64.b64encode(body).decode()}}
+        return {"content": body, "headers": {"content-type": "image/jpeg"}}
 
     async def closed(self, concurrency: int, seconds: float, progress: tqdm) -> None:
         stop_at = time.perf_counter() + seconds
@@ -98,12 +104,19 @@ class LoadRun:
 
 
 async def measure(
-    url: str, images: list[bytes], mode: str, level: float, seconds: float, detect: bool = False
+    url: str,
+    images: list[bytes],
+    mode: str,
+    level: float,
+    seconds: float,
+    detect: bool = False,
+    as_json: bool = False,
 ) -> LoadResult:
-    """One load level: `mode` "closed" (level = concurrency) or "open" (level = requests per second)."""
+    """One load level: `mode` "closed" (level = concurrency) or "open" (level = requests per second); a server
+    without this service's /metrics (the LitServe peer) reports no batch or queue numbers."""
     limits = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
-        run = LoadRun(client, images, detect)
+        run = LoadRun(client, images, detect, as_json)
         await run.closed(min(4, int(level)) if mode == "closed" else 2, 1.0, tqdm(disable=True))
         run.latencies.clear()
         run.errors = 0

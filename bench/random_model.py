@@ -13,7 +13,9 @@ from service.model.spec import MOTIVNET_LABELS, Architecture
 
 
 def make_random_model_folder(folder: Path, preset: str, dtype: torch.dtype = torch.bfloat16) -> Path:
-    """Writes model.json and random.safetensors (bf16 by default: half the disk, same compute)."""
+    """Writes model.json and random.safetensors (bf16 by default: half the disk, same compute). model.json
+    spells out every architecture key rather than the preset's name, so older revisions, which may not know
+    the preset, serve the same folder (`bench revisions`)."""
     folder.mkdir(parents=True, exist_ok=True)
     arch = Architecture(preset=preset)
     model = build_motivnet(arch, "cuda" if torch.cuda.is_available() else "cpu")
@@ -21,7 +23,7 @@ def make_random_model_folder(folder: Path, preset: str, dtype: torch.dtype = tor
     save_file(state, str(folder / "random.safetensors"))
     spec = {
         "name": f"random-{preset}",
-        "architecture": {"preset": preset},
+        "architecture": arch.model_dump(mode="json", exclude={"preset"}),
         "labels": list(MOTIVNET_LABELS),
         "checkpoint": "random.safetensors",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def median_seconds(call: Callable[[], object], repeats: int) -> float:
+    """The median wall time of `call()` over `repeats` runs (a GPU call synchronises inside `call`)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 @torch.inference_mode()
 def time_forward(
     model: torch.nn.Module, batch_size: int, device: torch.device, dtype: torch.dtype, repeats: int, warmup: int = 2
@@ -48,13 +59,7 @@ def time_forward(
     for _ in range(warmup):
         model(pixels)
     synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(pixels)
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
+    median = median_seconds(lambda: (model(pixels), synchronize(device)), repeats)
     peak = torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None
     return RawResult(batch_size, median * 1000, batch_size / median, peak)
 

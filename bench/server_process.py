@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,11 +25,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def poll_until(ready: Callable[[], bool], process: subprocess.Popen, seconds: float, exited: Callable[[], str]) -> None:
+    """Deadline-guarded polling of a starting server until `ready()`; a connection refused means not yet,
+    and a process that exits first fails with `exited()`'s message."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(exited())
+        try:
+            if ready():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the server was not ready within {seconds:g} s")
+
+
+class PeerProcess:
+    """The LitServe peer (`bench/peer.py`) on a free loopback port, in its own process group: LitServe starts
+    worker processes of its own, and `stop` ends them all."""
+
+    def __init__(self, *options: str, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "bench.peer", "--port", str(self.port), *options]
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, seconds: float = 300) -> None:
+        """LitServe's /health answers 200 once its inference worker has run `setup`."""
+        ready = lambda: httpx.get(f"{self.url}/health", timeout=1).status_code == 200  # noqa: E731
+        poll_until(ready, self.process, seconds, lambda: f"LitServe exited early; see {self._log.name}")
+
+    def __enter__(self) -> PeerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self._log.close()
+
+
 class ServerProcess:
     """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
     --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return.
     `env` adds variables (e.g. MOTIVNET_* settings); `module` lets tests start it through a harness
-    (tests/held_server.py)."""
+    (tests/held_server.py); `root` serves another revision's source tree (`bench/revisions.py`)."""
 
     def __init__(
         self,
@@ -36,27 +81,23 @@ class ServerProcess:
         log_path: Path | None = None,
         module: str = "service",
         env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", module, "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
         command += ["--port", str(self.port), *options]
         output = log_path.open("w") if log_path else subprocess.PIPE
+        environment = (
+            {**os.environ, **(env or {})} if root == ROOT else {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
+        )
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+            command, cwd=root, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment
         )
 
     def wait_listening(self, seconds: float = 300) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.stop()}")
-            try:
-                httpx.get(f"{self.url}/health/live", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("server never listened")
+        listening = lambda: httpx.get(f"{self.url}/health/live", timeout=1) is not None  # noqa: E731
+        poll_until(listening, self.process, seconds, lambda: f"server exited early:\n{self.stop()}")
 
     def wait_ready(self, seconds: float = 300) -> None:
         self.wait_listening(seconds)

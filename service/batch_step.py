@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from service.errors import InferenceError
 from service.model.predictor import Predictor
+from service.runtime import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,22 @@ def warmup_sizes(max_batch_size: int) -> list[int]:
 class BatchStep:
     """Wraps a predictor for the batcher: isolates failing faces and checks every output row."""
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: Predictor, threads: Callable[[], int] | None = None) -> None:
+        """`threads`, on the CPU, says how many torch threads each forward may take as it starts (the engine's
+        `ThreadPolicy`); without it the calling thread's count stands."""
         self.predictor = predictor
+        self._threads = threads
+
+    def _take_threads(self) -> None:
+        if self._threads is not None:
+            use_threads(self._threads())
 
     def __call__(self, faces: Sequence[torch.Tensor]) -> list[Outcome]:
         """Runs on the worker thread; returns one probability row or one exception per face."""
         batch, failures = self._preprocess(faces)
         if batch is None:
             return [failure or InferenceError("no face of the batch could be prepared") for failure in failures]
+        self._take_threads()
         probabilities = self.predictor.predict(batch)
         rows = zip(probabilities, torch.isfinite(probabilities).all(dim=1).tolist())
         results: list[Outcome] = []
@@ -74,6 +83,7 @@ class BatchStep:
         compiled model has compiled everything it will keep for the next start)."""
         start = time.perf_counter()
         face = torch.full((480, 640, 3), 128, dtype=torch.uint8)
+        self._take_threads()
         for size in sizes:
             self.predictor.predict(self.predictor.preprocess([face] * size))
         self.predictor.warmed_up()

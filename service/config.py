@@ -34,7 +34,11 @@ class Settings(BaseSettings):
     max_batch_delay_ms: float = Field(
         5.0, ge=0, description="Longest a face waits for others to join its batch once the device is free."
     )
-    max_queue_size: int = Field(256, ge=1, description="Faces waiting at most; beyond it requests get 503 at once.")
+    max_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Faces waiting at most, and requests waiting for an in-flight slot; beyond either, 503 at once.",
+    )
     request_timeout_ms: float = Field(
         30000.0, gt=0, description="Deadline of a request; faces still queued then get 504."
     )
@@ -78,7 +82,10 @@ class Settings(BaseSettings):
         250.0, ge=0, description="Longest a request waits for room in the pixel budget before 503."
     )
     max_requests_in_flight: int = Field(
-        32, ge=1, description="Requests read, decoded, detected or queued at once; beyond it 503 at once."
+        32,
+        ge=1,
+        description="Requests read, decoded, detected or queued at once (their bodies, up to max_upload_bytes each, "
+        "bound memory: 640 MiB by default); more wait in line until their deadline.",
     )
     max_connections: int = Field(
         512,

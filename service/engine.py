@@ -12,8 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import torch
@@ -31,7 +32,7 @@ from service.loading import acceleration_of, build_finder, load_predictor
 from service.metrics import Metrics
 from service.model.predictor import Predictor
 from service.results import BatchingInfo, FacePrediction, ModelDescription
-from service.runtime import resolve_detect_workers, share_cpu_cores
+from service.runtime import ThreadPolicy, resolve_detect_workers, use_threads
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +77,16 @@ class Engine:
         self._finder = finder
         self._settings = settings
         self._metrics = metrics
-        self._step = BatchStep(predictor)
         device = torch.device(predictor.info.device)
         workers = resolve_detect_workers(settings.detect_workers, device)
-        if device.type == "cpu":
-            share_cpu_cores(workers)
-        log.info(
-            "faces found on %d thread(s), as many for recorded videos; torch threads: %d",
-            workers,
-            torch.get_num_threads(),
+        self._threads = ThreadPolicy.for_cpu(workers) if device.type == "cpu" else None
+        self._step = BatchStep(predictor, self._forward_threads if self._threads else None)
+        on_start = partial(use_threads, self._threads.detect_threads) if self._threads else _keep_threads
+        self._detectors = FairExecutor(workers, "detect", initializer=on_start)
+        self._background_detectors = FairExecutor(
+            workers, "detect-background", initializer=partial(_in_background, on_start)
         )
-        self._detectors = FairExecutor(workers, "detect")
-        self._background_detectors = FairExecutor(workers, "detect-background", initializer=run_in_background)
+        log.info(self._threads.describe() if self._threads else f"faces found on {workers} thread(s)")
         self._batcher = DynamicBatcher(
             self._step,
             max_batch_size=settings.max_batch_size,
@@ -98,6 +97,7 @@ class Engine:
         )
         self._admission = Admission(
             max_requests=settings.max_requests_in_flight,
+            max_waiting=settings.max_queue_size,
             max_request_pixels=settings.max_request_pixels,
             max_pixels=settings.max_pixels_in_flight,
             wait_s=settings.admission_wait_ms / 1000,
@@ -142,9 +142,10 @@ class Engine:
             **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
         )
 
-    def admit(self) -> AbstractContextManager[None]:
-        """A request in flight for the block (enter it before reading the body): 503 at once at the cap."""
-        return self._admission.request()
+    def admit(self, deadline: float) -> AbstractAsyncContextManager[None]:
+        """A request in flight for the block (enter it before reading the body); at the cap it waits in line
+        until `deadline`, and gets 503 at once when the line is full."""
+        return self._admission.request(deadline)
 
     async def classify(
         self,
@@ -271,11 +272,26 @@ class Engine:
         row_iter = iter(rows)
         return [[FacePrediction.of(face, labels, next(row_iter).tolist()) for face, _ in faces] for faces in found]
 
+    def _forward_threads(self) -> int:
+        """The forward's torch threads as it starts: the cores that running detections leave (CPU only)."""
+        assert self._threads is not None
+        return self._threads.forward_threads(self._detectors.running + self._background_detectors.running)
+
     def _warmup(self) -> None:
         """A detection and a forward at each batch size before the first request meets them."""
         self._finder.warmup()
         seconds = self._step.warmup(warmup_sizes(self._settings.max_batch_size))
         log.info("warmed up in %.1f s", seconds)
+
+
+def _keep_threads() -> None:
+    """A detection thread on a GPU keeps torch's default CPU threads: its CPU work is only pre- and post-processing."""
+
+
+def _in_background(on_start: Callable[[], None]) -> None:
+    """A background detection thread: niced, then given its torch threads."""
+    run_in_background()
+    on_start()
 
 
 def _named(upload: Upload, read: Callable[[bytes, int], T], limit: int) -> T:

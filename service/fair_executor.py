@@ -8,8 +8,9 @@ session's frames) bounds a photo's wait by the number of groups waiting, not by 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from service.fair_queue import FairQueue
@@ -32,6 +33,7 @@ class FairExecutor:
         self._queue: FairQueue[Call] = FairQueue()
         self._changed = threading.Condition()
         self._closing = False
+        self._running = 0
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}_{index}", daemon=True) for index in range(workers)
         ]
@@ -47,6 +49,11 @@ class FairExecutor:
             self._queue.extend(group, [(future, work, args)])
             self._changed.notify()
         return future
+
+    @property
+    def running(self) -> int:
+        """Calls running now (read without the lock: a thread-safe int, a moment's view is all it promises)."""
+        return self._running
 
     def shutdown(self) -> None:
         """Refuses new calls, finishes the queued ones, and waits for the threads to end."""
@@ -64,9 +71,24 @@ class FairExecutor:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(work(*args))
+                with self._counted():
+                    result = work(*args)
             except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
                 future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Counts a call as running until its work returns, before its waiter hears of it: the forward that
+        its answer lets start must not count it as still running."""
+        with self._changed:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._running -= 1
 
     def _next(self) -> Call | None:
         """The next call in turn; None once shut down with nothing left."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -71,7 +72,46 @@ def resolve_detect_workers(requested: int, device: torch.device) -> int:
     return 1
 
 
-def share_cpu_cores(workers: int) -> None:
-    """Gives each of `workers` threads running torch on the CPU an equal share of the usable cores as its
-    own torch threads, so they do not oversubscribe them. Threads that start torch later take it up."""
-    torch.set_num_threads(max(1, usable_cores() // workers))
+@dataclass(frozen=True)
+class ThreadPolicy:
+    """How the CPU's cores are split between the emotion model's forward and the detection workers.
+
+    Each detection worker runs torch on `detect_threads` of its own: a small detector gains more from a second
+    image than from a second thread. The forward takes every core the detection workers leave free when it
+    starts: a MotivNet-shaped transformer is compute-bound and ran 2.0x faster on two free cores than on one,
+    while giving it one core of two whenever detection *might* run halved the served rate (issue 19); a
+    frozen mini-Xception gained 1.6x at batch 8 on two free threads, but ran 7x slower on two beside a busy
+    core, so it never takes a core a running detection holds. A forward's thread count is chosen as it
+    starts, so a detection starting during it may briefly share; other processes' load is not seen.
+    """
+
+    cores: int
+    detect_workers: int
+    detect_threads: int
+
+    @classmethod
+    def for_cpu(cls, detect_workers: int) -> ThreadPolicy:
+        cores = usable_cores()
+        return cls(cores, detect_workers, max(1, cores // detect_workers))
+
+    def forward_threads(self, detecting: int) -> int:
+        """The forward's threads while `detecting` detection calls run: the cores they leave, at least one."""
+        return max(1, self.cores - detecting * self.detect_threads)
+
+    def describe(self) -> str:
+        return (
+            f"emotion model forward on up to {self.cores} torch thread(s) (the cores detection leaves free), "
+            f"faces found on {self.detect_workers} thread(s) x {self.detect_threads} torch thread(s), "
+            "as many for recorded videos"
+        )
+
+
+def use_threads(count: int) -> None:
+    """Gives the calling thread `count` torch threads, and no other thread.
+
+    With torch's OpenMP backend the count lives per thread (OpenMP's and MKL's thread-local settings), but
+    torch copies its last process-wide value into a thread the first time that thread asks for its count,
+    overriding anything set before; asking first makes the setting stick to this thread alone.
+    """
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)

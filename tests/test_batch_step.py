@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 
 import torch
 import torch._dynamo.config as dynamo_config
@@ -53,3 +54,20 @@ def test_warmup_ends_by_saving_a_compiled_model_s_cache(tiny_dir, tmp_path, capl
         step.warmup([1])
     saves = [r.getMessage() for r in caplog.records if "saved to" in r.getMessage() or "artefacts" in r.getMessage()]
     assert len(saves) == 1, caplog.text
+
+
+def test_each_forward_takes_the_threads_the_policy_gives_as_it_starts(tiny_dir, face_rgb):
+    """The engine's `ThreadPolicy` answers per forward; the step sets the calling thread's count from it."""
+    answers = iter([3, 1])
+    step = BatchStep(MotivNetPredictor(load_model_spec(tiny_dir), CPU, torch.float32), lambda: next(answers))
+    seen: list[int] = []
+
+    def on_worker() -> None:
+        for _ in range(2):
+            step([face_rgb])
+            seen.append(torch.get_num_threads())
+
+    worker = threading.Thread(target=on_worker)
+    worker.start()
+    worker.join(60)
+    assert seen == [3, 1]

@@ -92,3 +92,18 @@ def test_workers_carry_the_executors_name():
     names = {executor.submit(index, lambda: threading.current_thread().name).result(WAIT_S) for index in range(8)}
     assert names <= {"detect_0", "detect_1"}
     executor.shutdown()
+
+
+def test_running_counts_calls_until_their_work_returns_before_the_caller_hears():
+    executor = FairExecutor(2, "test")
+    assert executor.running == 0
+    gate = _held(executor)
+    assert executor.running == 1
+    seen_by_caller: list[int] = []
+    done = executor.submit("a", int)
+    done.add_done_callback(lambda _: seen_by_caller.append(executor.running))
+    done.result(WAIT_S)
+    assert seen_by_caller == [1]  # the held call only: the finished one no longer counts
+    gate.set()
+    executor.shutdown()
+    assert executor.running == 0

@@ -1,13 +1,17 @@
-"""CPU sharing: a container's CPU quota caps the detection workers and torch's threads, as the cores do."""
+"""CPU sharing: a container's CPU quota caps the detection workers and torch's threads, as the cores do; the
+forward takes the cores detection leaves, and each thread's torch thread count is its own."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
-from service.runtime import cgroup_cpu_quota, resolve_detect_workers
+from service.runtime import ThreadPolicy, cgroup_cpu_quota, resolve_detect_workers, use_threads
+
+WAIT_S = 30
 
 
 @pytest.mark.parametrize(
@@ -28,3 +32,29 @@ def test_workers_asked_for_are_kept_and_a_gpu_gets_one():
     assert resolve_detect_workers(3, torch.device("cpu")) == 3
     assert resolve_detect_workers(0, torch.device("cuda")) == 1
     assert 1 <= resolve_detect_workers(0, torch.device("cpu")) <= 4
+
+
+def test_the_forward_takes_the_cores_running_detections_leave():
+    policy = ThreadPolicy(cores=4, detect_workers=2, detect_threads=2)
+    assert [policy.forward_threads(detecting) for detecting in (0, 1, 2, 3)] == [4, 2, 1, 1]
+    assert "up to 4 torch thread(s)" in policy.describe()
+
+
+def test_a_threads_torch_thread_count_is_its_own():
+    """The batch worker's count must not change the detection workers' (nor theirs its): both set, then both
+    run a parallel op and read back what they set."""
+    both_set = threading.Barrier(2, timeout=WAIT_S)
+    seen: dict[int, int] = {}
+
+    def worker(count: int) -> None:
+        use_threads(count)
+        both_set.wait()
+        torch.ones(256, 256).exp().sum()
+        seen[count] = torch.get_num_threads()
+
+    threads = [threading.Thread(target=worker, args=(count,)) for count in (1, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert seen == {1: 1, 3: 3}

@@ -49,7 +49,7 @@ async def predict(
     Headers `x-detection-time`, `x-queue-time`, `x-inference-time` and `x-total-time` (milliseconds) say where
     the request's time went on the server."""
     deadline = time.monotonic() + state.settings.request_timeout_ms / 1000
-    with engine.admit():
+    async with engine.admit(deadline):
         uploads = await read_uploads(request, state.settings, deadline)
         classified = await unless_disconnected(request, engine.classify(uploads, detect=detect, deadline=deadline))
     results = [ImageResult(filename=u.filename, faces=faces) for u, faces in zip(uploads, classified.images)]

@@ -22,7 +22,17 @@ SAPIENS_PRESETS: dict[str, dict[str, int]] = {
     "sapiens-0.6b": {"embed_dim": 1280, "depth": 32, "num_heads": 16, "mlp_hidden": 5120},
     "sapiens-1b": {"embed_dim": 1536, "depth": 40, "num_heads": 24, "mlp_hidden": 6144},
     "sapiens-2b": {"embed_dim": 1920, "depth": 48, "num_heads": 32, "mlp_hidden": 7680},
+    "sapiens-cpu": {
+        "embed_dim": 96,
+        "depth": 3,
+        "num_heads": 2,
+        "mlp_hidden": 384,
+        "decoder_embedding": 192,
+        "decoder_ffn": 384,
+    },
 }
+"""`sapiens-cpu` is MotivNet's shape (3,072 tokens of a 1024x768 input, Sapiens encoder, ML-Decoder) at a width
+a CPU runs at several images a second: a compute-bound transformer, as the product's model is, for CPU benchmarks."""
 
 
 def _under_architecture(error: ErrorDetails) -> InitErrorDetails:
@@ -37,7 +47,7 @@ class ModelSpecError(ValueError):
 class Architecture(ArchitectureConfig):
     """Dimensions of a MotivNet (Sapiens encoder + ML-Decoder head); the key names are the reference's."""
 
-    preset: Literal["sapiens-0.3b", "sapiens-0.6b", "sapiens-1b", "sapiens-2b"] | None = None
+    preset: Literal["sapiens-0.3b", "sapiens-0.6b", "sapiens-1b", "sapiens-2b", "sapiens-cpu"] | None = None
     embed_dim: int = Field(1536, gt=0)
     depth: int = Field(40, gt=0)
     num_heads: int = Field(24, gt=0)
