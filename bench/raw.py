@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from service.model.motivnet import build_motivnet
-from service.model.motivnet_predictor import MotivNetPredictor
-from service.model.spec import Architecture, load_model_spec
-from service.runtime import resolve_device, resolve_dtype
+from motivnet_serve.backends.emotion.motivnet import build_motivnet
+from motivnet_serve.backends.emotion.motivnet_predictor import MotivNetPredictor
+from motivnet_serve.backends.emotion.spec import Architecture, load_model_spec
+from motivnet_serve.core.runtime import resolve_device, resolve_dtype
 
 FLOP_PER_IMAGE_1B = 9.33e12
 

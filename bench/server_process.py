@@ -1,4 +1,4 @@
-"""A real `python -m service serve` on a free loopback port, for benchmarks and for tests that need real
+"""A real `python -m motivnet_serve serve` on a free loopback port, for benchmarks and for tests that need real
 sockets and signals."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class ServerProcess:
         self,
         *options: str,
         log_path: Path | None = None,
-        module: str = "service",
+        module: str = "motivnet_serve",
         env: dict[str, str] | None = None,
         root: Path = ROOT,
     ) -> None:

@@ -1,4 +1,4 @@
-"""The thread sweep behind `service.runtime.ThreadPolicy`: one model's forward at each torch thread count,
+"""The thread sweep behind `motivnet_serve.core.runtime.ThreadPolicy`: one model's forward at each torch thread count,
 alone and beside busy detection-sized work, thread counts alternated so a shared machine's drift falls on all.
 
 A forward's threads are set on the thread that runs it, as the batch worker does (`use_threads`).
@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from bench.raw import median_seconds
-from service.loading import load_predictor
-from service.runtime import usable_cores, use_threads
+from motivnet_serve.core.loading import load_predictor
+from motivnet_serve.core.runtime import usable_cores, use_threads
 
 
 @dataclass

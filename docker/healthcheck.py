@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 
 READY_PATH = "/health/ready"
-DEFAULT_PORT = 8000  # service.config.Settings.port's default
+DEFAULT_PORT = 8000  # motivnet_serve.settings.Settings.port's default
 TIMEOUT_SECONDS = 4.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.video.sampling import Sampler
+from motivnet_serve.pipelines.sampling import Sampler
 from tests.corpus import SAMPLE_FPS, Event
 from tests.footage import PERSON_SIZE
 

@@ -66,7 +66,7 @@ def tiny_dir() -> Path:
 def bundled_weights() -> Path:
     """The repository's model store with the bundled weights fetched into it, as `make setup` does
     (idempotent; the files are git-ignored)."""
-    from service.weights import REQUIRED, fetch_weights
+    from motivnet_serve.backends.weights import REQUIRED, fetch_weights
 
     failed = [r for r in fetch_weights(MODEL_STORE, names=REQUIRED) if r.status == "failed"]
     assert not failed, f"fetch-weights failed: {failed}"
@@ -100,8 +100,8 @@ def photo_variants(face_image) -> dict[str, Image.Image]:
 @pytest.fixture(scope="session")
 def expected_for(tiny_dir) -> Callable[[Image.Image], list[float]]:
     """The tiny model's probabilities for a picture, computed directly, without the service."""
-    from service.model.motivnet_predictor import MotivNetPredictor
-    from service.model.spec import load_model_spec
+    from motivnet_serve.backends.emotion.motivnet_predictor import MotivNetPredictor
+    from motivnet_serve.backends.emotion.spec import load_model_spec
 
     predictor = MotivNetPredictor(load_model_spec(tiny_dir), torch.device("cpu"), torch.float32)
 

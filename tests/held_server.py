@@ -6,7 +6,7 @@ writes its size (one byte) to `entered`, then waits for one byte from `gate`:
   `g`: run the batch on the real model;
   `f`: fail it as a raising model does (out of GPU memory, say): the batcher answers 503 model_failed;
   `k`: kill the batch worker, as a bug in the batcher would; readiness must notice.
-The seam is `service.batching._timed_call`, the one place a batch meets the model; nothing else is replaced.
+The seam is `motivnet_serve.core.batching._timed_call`, the one place a batch meets the model; nothing else is replaced.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service import batching
-from service.cli import main
+from motivnet_serve.cli.main import main
+from motivnet_serve.core import batching
 
 
 class WorkerKilled(BaseException):

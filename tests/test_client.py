@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from bench.server_process import ServerProcess
-from service.client import AsyncMotivNetClient, ClientError, MotivNetClient
+from motivnet_serve.client import AsyncMotivNetClient, ClientError, MotivNetClient
+from tests.cli.test_cli import run_cli
 from tests.clips import group_clip
 from tests.conftest import TINY_DIR
-from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.server
 

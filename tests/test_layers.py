@@ -1,7 +1,9 @@
-"""The layers stay apart (HTTP -> core engine -> model backends) and no import cycle runs between modules.
+"""The package's folders are its layers, and imports only run downwards: cli -> router -> pipelines -> core ->
+backends, with the settings and the client beside them and no import cycle anywhere.
 
 Read statically from the source, so the checks are fast and do not depend on the order the suite imported
-things in. Imports under `if TYPE_CHECKING:` are left out: they never run.
+things in. Imports under `if TYPE_CHECKING:` are left out: they never run. Importing a module runs its
+parent packages' `__init__` first, so each import also counts as an import of every package above it.
 """
 
 from __future__ import annotations
@@ -13,26 +15,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE = ROOT / "service"
+PACKAGE = "motivnet_serve"
 
-CORE_PARTS = ("service.batching", "service.batch_step", "service.faces", "service.model", "service.loading")
-"""What only the core may import: the HTTP layer reaches the model through `service.engine` alone."""
-BACKENDS = ("service.model", "service.faces")
+LAYERS = ("cli", "router", "pipelines", "core", "backends")
+"""Top to bottom; a layer may import the layers below it, except where BARRED says otherwise."""
+BARRED = {("router", "backends"), ("pipelines", "backends")}
+"""HTTP and the video pipelines reach the model only through the core's engine."""
+STANDALONE = ("settings", "client")
+"""Any layer may import these; they import nothing of the package (so neither loads a network)."""
+NETWORK_CODE = ("torch", f"{PACKAGE}.backends")
 
 
-def _module_name(path: Path) -> str:
+def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imported_module(module: str, name: str) -> str:
+def imported_module(module: str, name: str) -> str:
     """`from package import submodule` imports the submodule; `from module import name` the module."""
     submodule = ROOT.joinpath(*module.split("."), f"{name}.py")
     return f"{module}.{name}" if submodule.is_file() else module
 
 
-def _runtime_imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+def with_parents(module: str) -> set[str]:
+    """The module and every package above it (their `__init__` runs first)."""
+    parts = module.split(".")
+    return {".".join(parts[:end]) for end in range(1, len(parts) + 1)}
+
+
+def runtime_imports(source: str, package: str = PACKAGE) -> set[str]:
+    tree = ast.parse(source)
     skipped = {
         id(child)
         for node in ast.walk(tree)
@@ -44,31 +56,110 @@ def _runtime_imports(path: Path) -> set[str]:
         if id(node) in skipped:
             continue
         if isinstance(node, ast.ImportFrom) and node.module:
-            names.update(_imported_module(node.module, alias.name) for alias in node.names)
+            names.update(imported_module(node.module, alias.name) for alias in node.names)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-    return {name for name in names if name.startswith("service")}
+    return {parent for name in names for parent in with_parents(name) if parent.split(".")[0] in (package, "torch")}
 
 
-GRAPH = {_module_name(path): _runtime_imports(path) for path in sorted(SERVICE.rglob("*.py"))}
-HTTP_MODULES = sorted(name for name in GRAPH if name.startswith("service.api"))
-BACKEND_MODULES = sorted(name for name in GRAPH if name.startswith(BACKENDS))
+def build_graph(root: Path) -> dict[str, set[str]]:
+    return {module_name(path): runtime_imports(path.read_text()) for path in sorted(root.rglob("*.py"))}
 
 
-@pytest.mark.parametrize("module", HTTP_MODULES)
-def test_http_layer_reaches_the_model_only_through_the_engine(module: str):
-    reached = sorted(name for name in GRAPH[module] if name.startswith(CORE_PARTS))
-    assert not reached, f"{module} imports the engine's parts {reached}; go through service.engine"
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in (*LAYERS, *STANDALONE) else None
 
 
-@pytest.mark.parametrize("module", BACKEND_MODULES)
-def test_model_backends_know_nothing_of_serving(module: str):
-    serving = sorted(name for name in GRAPH[module] if not name.startswith(BACKENDS))
-    assert not serving, f"{module} imports the serving layers {serving}"
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every edge that runs upwards, across a barred gap, or out of a standalone module."""
+    found = []
+    for module, imports in graph.items():
+        source = layer_of(module)
+        for target in sorted(imports):
+            wanted = layer_of(target)
+            if source is None or wanted is None or wanted == source:
+                continue
+            if wanted in STANDALONE:
+                continue
+            if source in STANDALONE or LAYERS.index(wanted) < LAYERS.index(source) or (source, wanted) in BARRED:
+                found.append(f"{module} -> {target}")
+    return found
+
+
+def closure(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph.get(module, ()))
+    return seen
+
+
+def cycles(graph: dict[str, set[str]]) -> list[str]:
+    edges = {
+        module: {name for name in imports if name in graph and name != module} for module, imports in graph.items()
+    }
+    # A package's __init__ importing its own submodules is how packages re-export; a parent edge back is not a cycle.
+    edges = {module: {name for name in names if not name.startswith(f"{module}.")} for module, names in edges.items()}
+    try:
+        TopologicalSorter(edges).prepare()
+    except CycleError as exc:
+        return list(exc.args[1])
+    return []
+
+
+GRAPH = build_graph(ROOT / PACKAGE)
+
+
+def test_imports_run_only_downwards_through_the_layers():
+    assert layer_violations(GRAPH) == []
 
 
 def test_no_import_cycles():
-    try:
-        TopologicalSorter({module: GRAPH[module] & GRAPH.keys() for module in GRAPH}).prepare()
-    except CycleError as exc:
-        pytest.fail(f"import cycle: {' -> '.join(exc.args[1])}")
+    assert cycles(GRAPH) == []
+
+
+@pytest.mark.parametrize("module", [f"{PACKAGE}.{name}" for name in STANDALONE])
+def test_the_settings_and_the_client_load_no_network(module: str):
+    reached = closure(GRAPH, module)
+    assert not {name for name in reached if name.startswith(NETWORK_CODE)}, f"{module} reaches network code"
+
+
+def test_the_package_has_no_module_outside_its_layers():
+    loose = sorted(name for name in GRAPH if name.count(".") >= 1 and layer_of(name) is None)
+    assert loose in ([], [f"{PACKAGE}.__main__"]), loose
+
+
+# The checks themselves, on small made-up graphs: each fails on the fault it exists for.
+
+
+def test_the_layer_check_catches_a_backwards_import():
+    graph = {f"{PACKAGE}.core.engine": {f"{PACKAGE}.router", f"{PACKAGE}.router.app"}}
+    assert layer_violations(graph) == [
+        f"{PACKAGE}.core.engine -> {PACKAGE}.router",
+        f"{PACKAGE}.core.engine -> {PACKAGE}.router.app",
+    ]
+
+
+def test_the_layer_check_catches_http_reaching_the_model():
+    graph = {f"{PACKAGE}.router.app": {f"{PACKAGE}.backends.emotion.spec"}}
+    assert layer_violations(graph) == [f"{PACKAGE}.router.app -> {PACKAGE}.backends.emotion.spec"]
+
+
+def test_the_cycle_check_catches_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
+    assert sorted(set(cycles(graph))) == ["a", "b", "c"]
+
+
+def test_parent_packages_count_so_a_network_behind_an_init_is_found():
+    source = f"from {PACKAGE}.backends.faces.face import Face\n"
+    assert f"{PACKAGE}.backends.faces" in runtime_imports(source)
+    graph = {f"{PACKAGE}.settings": runtime_imports(source), f"{PACKAGE}.backends.faces": {"torch"}}
+    assert "torch" in closure(graph, f"{PACKAGE}.settings")
+
+
+def test_type_checking_imports_are_left_out():
+    source = f"from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from {PACKAGE}.router import app\n"
+    assert runtime_imports(source) == set()

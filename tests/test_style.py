@@ -7,7 +7,7 @@ import sys
 
 from tests.conftest import ROOT
 
-PATHS = ["service", "tests", "bench", "docker"]
+PATHS = ["motivnet_serve", "tests", "bench", "docker"]
 
 
 def test_ruff_lint_is_clean():
@@ -22,6 +22,6 @@ def test_ruff_format_is_clean():
 
 
 def test_mypy_strict_is_clean():
-    """mypy --strict over service/ with the pydantic plugin (config in pyproject.toml)."""
+    """mypy --strict over motivnet_serve/ with the pydantic plugin (config in pyproject.toml)."""
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout

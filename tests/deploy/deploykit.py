@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from service.config import Settings
+from motivnet_serve.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".out" / "deploy-tools" / "bin"  # where scripts/deploy-tools.sh puts optional tools

@@ -20,7 +20,7 @@ from deploykit import (
     seconds,
 )
 
-from service.config import Settings
+from motivnet_serve.settings import Settings
 
 INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
 # Where a container must differ from the code's defaults; everything else keeps them.
@@ -53,7 +53,7 @@ def test_every_setting_is_passable_from_env(compose: dict[str, Any]) -> None:
     keys = {key for key in service_env(compose) if key.startswith("MOTIVNET_")}
     unknown = {key for key in keys if field_name(key) not in SETTINGS_FIELDS}
     missing = {env_name(field) for field in SETTINGS_FIELDS} - keys
-    assert not unknown, f"not fields of service.config.Settings: {sorted(unknown)}"
+    assert not unknown, f"not fields of motivnet_serve.settings.Settings: {sorted(unknown)}"
     assert not missing, f"add to docker-compose.yml environment and .env.example: {sorted(missing)}"
     defaults(compose)
 

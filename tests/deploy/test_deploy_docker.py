@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from deploykit import REPO, ROUTES, find_tool, run_tool
 
-from service.config import Settings
+from motivnet_serve.settings import Settings
 
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 
@@ -101,7 +101,7 @@ def excluded(path: str) -> bool:
         "some/where/weights.safetensors",
         ".venv/bin/python",
         ".git/HEAD",
-        "service/__pycache__/config.cpython-311.pyc",
+        "motivnet_serve/__pycache__/config.cpython-311.pyc",
         "tests/deploy/test_deploy_docker.py",
     ],
 )

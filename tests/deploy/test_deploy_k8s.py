@@ -82,7 +82,7 @@ def test_configmap_sets_every_setting_and_only_settings() -> None:
     assert {field_name(key) for key in data} == SETTINGS_FIELDS
     assert container()["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
     assert all(isinstance(value, str) for value in data.values()), "ConfigMap values must be strings"
-    from service.config import Settings
+    from motivnet_serve.settings import Settings
 
     parsed = Settings(**{field_name(key): value for key, value in data.items()})
     assert parsed.host == "0.0.0.0"

@@ -13,8 +13,8 @@ import httpx
 from deploykit import GPU_METRICS, METRICS, REPO, ROUTES, load_yaml, metrics_in
 from prometheus_client import parser
 
-from service import app as app_module
-from service.config import Settings
+from motivnet_serve.router import app as app_module
+from motivnet_serve.settings import Settings
 
 TINY = REPO / "model_store" / "motivnet-tiny"
 READY_WAIT_SECONDS = 120.0  # a stall guard, not a margin: loading takes seconds on busy cores

@@ -56,7 +56,7 @@ def test_turns_healthy_by_dockers_own_probe(served: Container) -> None:
 
 def test_runtime_holds_the_installed_package_and_no_build_tools(served: Container) -> None:
     code = (
-        "import json, pathlib, service; site = pathlib.Path(service.__file__).parents[1]; "
+        "import json, pathlib, motivnet_serve; site = pathlib.Path(motivnet_serve.__file__).parents[1]; "
         "print(json.dumps([str(site), sorted(p.name.split('-')[0] for p in site.iterdir()), "
         "pathlib.Path('/src').exists()]))"
     )

@@ -1,0 +1,5 @@
+import sys
+
+from motivnet_serve.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Finding faces and cutting the crops the emotion model classifies."""

@@ -1,0 +1,66 @@
+"""Faces and their crops for a list of images: the detector's step before the emotion model's queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from motivnet_serve.backends.faces.crops import crop_faces
+from motivnet_serve.backends.faces.face import Face, FaceDetector
+from motivnet_serve.backends.faces.resize import shrink_to
+from motivnet_serve.backends.faces.side_stream import SideStream
+from motivnet_serve.backends.torch_runtime.upload import upload
+
+FoundFace = tuple[Face, torch.Tensor]
+
+
+def whole_images(images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
+    """`detect=false`: each image is one face, uncropped; no model runs."""
+    return [[(Face.covering(image), image)] for image in images]
+
+
+class FaceFinder:
+    """A detector plus the crop rule; `find` runs on its own thread, never on the event loop.
+
+    Args:
+        detector: finds the faces.
+        margin: how much the square crop grows around the box.
+        align: rotate crops so the eyes lie level.
+        max_crop_side: crops and whole images are reduced to at most this side before they queue, so
+            what waits for the model is bounded whatever the upload (images within it stay untouched).
+    """
+
+    def __init__(self, detector: FaceDetector, margin: float, align: bool, max_crop_side: int) -> None:
+        self.detector = detector
+        self.margin = margin
+        self.align = align
+        self.max_crop_side = max_crop_side
+        self.side_stream = SideStream(detector.device)
+
+    @torch.inference_mode()
+    def find(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
+        """Per image, its faces (best first) each with its square uint8 crop on the detector's device.
+
+        On CUDA this runs on the finder's own stream; the crops are handed over to the default stream
+        (where the emotion model runs) before returning.
+        """
+        with self.side_stream.running():
+            found = self._find(images)
+        self.side_stream.hand_over(crop for faces in found for _, crop in faces)
+        return found
+
+    def _find(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
+        on_device = [upload(image, self.detector.device) for image in images]
+        found = []
+        for image, faces in zip(on_device, self.detector.detect(on_device)):
+            crops = crop_faces(image, faces, self.margin, self.align)
+            found.append([(face, shrink_to(crop, self.max_crop_side)) for face, crop in zip(faces, crops)])
+        return found
+
+    def whole(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
+        """`detect=false`: each image is one face, reduced like a crop; no model runs."""
+        return [[(face, shrink_to(image, self.max_crop_side))] for [(face, image)] in whole_images(images)]
+
+    def warmup(self) -> None:
+        self.find([torch.full((480, 640, 3), 128, dtype=torch.uint8)])

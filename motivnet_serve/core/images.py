@@ -1,0 +1,108 @@
+"""Bytes from a client to an upright HxWx3 uint8 RGB tensor, refusing what we should not decode.
+
+The pixel limit is checked on the header, before any pixel is decoded, so a decompression bomb costs
+nothing; only an allow-list of formats reaches Pillow's decoders. Pillow's decoders raise many kinds of
+errors on hostile bytes (OSError, ValueError, SyntaxError, struct.error, even AttributeError); every one of
+them is the input's fault, so each becomes a 4xx here and never a 500.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from motivnet_serve.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+"""Single-channel modes wider than 8 bits: `convert("RGB")` would clip them to 255 instead of scaling."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One image as a client sent it."""
+
+    filename: str | None
+    data: bytes
+
+
+def image_pixels(data: bytes, max_pixels: int) -> int:
+    """Width x height from the header alone, so admission can count a request's pixels before decoding."""
+    width, height = _open(data, max_pixels).size
+    return width * height
+
+
+def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:
+    """Decode one image (GIF: first frame; EXIF orientation applied) to an HxWx3 uint8 tensor."""
+    image = _open(data, max_pixels)
+    try:
+        image.seek(0)
+        image.load()
+        rgb = _rgb_array(_upright(image))
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure on client bytes is a corrupt image, not a server error
+        raise CorruptImageError(f"image could not be decoded (corrupt or truncated?): {_reason(exc)}") from None
+    return torch.from_numpy(rgb)
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The image with only its header read; refuses unknown formats and sizes over `max_pixels`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError:
+        raise UnsupportedImageError(
+            f"not an image in a supported format; send one of {', '.join(ALLOWED_FORMATS)}"
+        ) from None
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"image too large: at most {max_pixels} pixels") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a known format whose header this decoder cannot read (variant or damage)
+        raise UnsupportedImageError(f"unsupported or damaged image header: {_reason(exc)}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} allowed")
+    return image
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """EXIF orientation applied; a damaged EXIF block only costs the rotation, not the picture."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (SyntaxError, ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+        return image
+
+
+def _rgb_array(image: Image.Image) -> np.ndarray:
+    """HxWx3 uint8; 16-bit and 32-bit grey is scaled to 0..255 by its bit depth instead of clipped."""
+    if image.mode not in HIGH_DEPTH_MODES:
+        return np.array(image.convert("RGB"))
+    values = np.asarray(image, dtype=np.float32)
+    grey = np.rint(values * (255.0 / _full_scale(image.mode, values))).clip(0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _full_scale(mode: str, values: np.ndarray) -> float:
+    """The value that means white: 65535 for 16-bit modes; for 'I' and 'F' the smallest usual range that
+    holds the data (1.0 for float images in 0..1, 255, 65535, else the 32-bit range)."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    peak = float(values.max(initial=0.0))
+    for full in ((1.0,) if mode == "F" else ()) + (255.0, 65535.0):
+        if peak <= full:
+            return full
+    return float(2**32 - 1)
+
+
+def _reason(exc: Exception) -> str:
+    """The decoder's own words, short; never a path (there is none: images arrive as bytes)."""
+    text = str(exc) or type(exc).__name__
+    return text[:200]

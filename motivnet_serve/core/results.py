@@ -1,0 +1,46 @@
+"""What the engine answers, as pydantic models: the same types build the HTTP documents and the OpenAPI
+schema, so the two cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from motivnet_serve.backends.emotion.predictor import ModelInfo
+from motivnet_serve.backends.faces.face import Face
+
+
+class FacePrediction(BaseModel):
+    """One face: where it is (null for a whole image), its most probable emotion and every probability."""
+
+    box: list[float] | None = Field(
+        None, description="[x1, y1, x2, y2] in image pixels; null when the whole image was used."
+    )
+    score: float | None = Field(None, description="Detector confidence; null when the whole image was used.")
+    landmarks: dict[str, list[float]] | None = Field(
+        None,
+        description="right_eye, left_eye, nose, mouth_right, mouth_left as [x, y], named from the subject's side; "
+        "null when the whole image was used.",
+    )
+    label: str = Field(description="The most probable emotion.")
+    probabilities: dict[str, float] = Field(description="Every emotion's probability, in the model's label order.")
+
+    @classmethod
+    def of(cls, face: Face, labels: Sequence[str], row: Sequence[float]) -> FacePrediction:
+        best = max(range(len(row)), key=row.__getitem__)
+        return cls(**face.as_dict(), label=labels[best], probabilities=dict(zip(labels, row)))
+
+
+class BatchingInfo(BaseModel):
+    max_batch_size: int
+    max_batch_delay_ms: float
+    max_queue_size: int
+    request_timeout_ms: float
+
+
+class ModelDescription(ModelInfo):
+    """`/v1/models` entry: the loaded model, plus the detector in front of it and how it is batched."""
+
+    detector: str
+    batching: BatchingInfo

@@ -1,0 +1,111 @@
+"""Running the app under uvicorn with a bounded graceful drain and connection limits.
+
+On the first SIGTERM or SIGINT the service stops taking work (ready and /predict answer 503), finishes
+every face already queued, and only then lets uvicorn close connections and exit. The whole drain takes at
+most `drain_timeout_s`: after it, requests still open are cancelled, their connections closed, and the
+process exits. A second signal exits at once: the process ends there, abandoning queued faces and open
+connections, because a batch that never finishes (a hung GPU) would otherwise hold the exit forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import socket
+import time
+from types import FrameType
+
+import uvicorn
+
+from motivnet_serve.core.loading import check_model_folder
+from motivnet_serve.router.app import create_app
+from motivnet_serve.router.connections import ConnectionLimits, guarded_protocol
+from motivnet_serve.router.state import ServiceState
+from motivnet_serve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FILE_HEADROOM = 256
+"""Descriptors besides client sockets: model and weight files, the listening socket, pipes, libraries."""
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, state: ServiceState) -> None:
+        super().__init__(config)
+        self.state = state
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.drain_task: asyncio.Task[None] | None = None
+
+    async def serve(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.state.draining:
+            log.warning("signal %s during the drain: exiting now, abandoning queued work", sig)
+            logging.shutdown()
+            os._exit(128 + sig)
+        if self.loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self.state.draining = True
+        log.warning("signal %s: draining queued work before exit", sig)
+        self.loop.call_soon_threadsafe(self._start_drain, sig, frame)
+
+    def _start_drain(self, sig: int, frame: FrameType | None) -> None:
+        self.drain_task = asyncio.ensure_future(self._drain(sig, frame))
+
+    async def _drain(self, sig: int, frame: FrameType | None) -> None:
+        """Queued work first, then open requests, all within `drain_timeout_s`."""
+        give_up = time.monotonic() + self.state.settings.drain_timeout_s
+        engine = self.state.engine
+        if engine is not None:
+            _, pending = await asyncio.wait([asyncio.ensure_future(engine.drain())], timeout=_left(give_up))
+            log.warning("queue drained; shutting down" if not pending else "drain timeout: closing with work queued")
+        self.config.timeout_graceful_shutdown = _left(give_up)  # type: ignore[assignment]  # uvicorn takes seconds
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn cancels requests still running at the timeout; their connections are closed here."""
+        await super().shutdown(sockets)
+        for connection in list(self.server_state.connections):
+            connection.transport.close()
+
+
+def _left(give_up: float) -> float:
+    return max(0.0, give_up - time.monotonic())
+
+
+def raise_open_file_limit(needed: int) -> None:
+    """Lifts the soft descriptor limit to the hard one, so `max_connections` sockets fit beside the model's
+    files; warns when even the hard limit is too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "open-file limit %d is below max_connections plus headroom (%d); lower max_connections", soft, needed
+        )
+
+
+def run_server(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_model_folder(settings)
+    raise_open_file_limit(settings.max_connections + FILE_HEADROOM)
+    app = create_app(settings)
+    limits = ConnectionLimits(settings.max_connections, settings.header_timeout_s, settings.max_header_bytes)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        http=guarded_protocol(limits, app.state.service.metrics.refused),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=settings.drain_timeout_s,  # type: ignore[arg-type]
+    )
+    DrainingServer(config, app.state.service).run()

@@ -1,0 +1,61 @@
+"""A video upload spooled to a temporary file while it streams in, the size limit enforced as it grows."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import BinaryIO
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from motivnet_serve.core.errors import NoVideoError, ServiceError, UnsupportedVideoError
+from motivnet_serve.router.uploads import FILE_FIELD, limited_body
+from motivnet_serve.settings import Settings
+
+RAW_TYPES = ("application/octet-stream",)
+
+
+@asynccontextmanager
+async def spooled_video(request: Request, settings: Settings) -> AsyncIterator[BinaryIO]:
+    """The uploaded video as a seekable file (a multipart `file` part or a raw `video/*` body), removed on exit.
+
+    A video may take as long to upload as it may last (`max_video_seconds`); a pause longer than
+    `body_timeout_s` ends it with 408 at once."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    deadline = time.monotonic() + settings.max_video_seconds
+    body = limited_body(request, settings.max_video_bytes, deadline, settings.body_timeout_s)
+    if content_type == "multipart/form-data":
+        async with _multipart_file(request, body) as file:
+            yield file
+    elif content_type.startswith(("video/", "image/gif")) or content_type in RAW_TYPES:
+        with tempfile.TemporaryFile(prefix="motivnet-video-") as file:
+            async for chunk in body:
+                await asyncio.to_thread(file.write, chunk)
+            file.seek(0)
+            yield file
+    else:
+        raise UnsupportedVideoError(
+            f"content type {content_type or 'missing'!r}: send multipart/form-data with a 'file' part or a video/* body"
+        )
+
+
+@asynccontextmanager
+async def _multipart_file(request: Request, body: AsyncGenerator[bytes, None]) -> AsyncIterator[BinaryIO]:
+    """Starlette's parser spools file parts to disk past 1 MiB, so the video never sits whole in memory."""
+    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=1)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ServiceError(f"malformed multipart body (one 'file' part expected): {exc.message}") from None
+    try:
+        part = form.get(FILE_FIELD)
+        if not isinstance(part, UploadFile):
+            raise NoVideoError("no video received: send a 'file' part, or the video as the body")
+        yield part.file
+    finally:
+        await form.close()

@@ -1,0 +1,176 @@
+"""The service's settings: one class, read from `MOTIVNET_*` environment variables and CLI options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
+
+
+class Settings(BaseSettings):
+    """Every knob has a default; the README's settings table lists the same names and meanings."""
+
+    model_config = SettingsConfigDict(env_prefix="MOTIVNET_", env_file=None, extra="ignore")
+
+    model_dir: str = Field(
+        "auto", description="Model folder to serve, or 'auto' (the best one present in the model store)."
+    )
+    model_store: Path = Field(REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from.")
+    device: str = Field(
+        "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    max_batch_size: int = Field(8, ge=1, le=1024, description="Most faces in one forward pass.")
+    max_batch_delay_ms: float = Field(
+        5.0, ge=0, description="Longest a face waits for others to join its batch once the device is free."
+    )
+    max_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Faces waiting at most, and requests waiting for an in-flight slot; beyond either, 503 at once.",
+    )
+    request_timeout_ms: float = Field(
+        30000.0, gt=0, description="Deadline of a request; faces still queued then get 504."
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, gt=0, description="Largest request body, enforced while reading it."
+    )
+    max_image_pixels: int = Field(
+        40_000_000, gt=0, description="Largest image (width x height), checked before decoding."
+    )
+    max_files_per_request: int = Field(16, ge=1, description="Most images in one /predict request.")
+    max_video_bytes: int = Field(
+        200 * 1024 * 1024, gt=0, description="Largest /v1/video upload, enforced while it streams to a temp file."
+    )
+    max_video_seconds: float = Field(600.0, gt=0, description="Longest video /v1/video takes, by its declared length.")
+    max_frame_pixels: int = Field(
+        8_294_400, gt=0, description="Largest video or stream frame (width x height; 3840x2160 by default)."
+    )
+    video_frames_in_flight: int = Field(
+        4, ge=1, description="Sampled frames of one video decoded ahead and classified at once; bounds its share."
+    )
+    max_streams: int = Field(8, ge=1, description="Open /v1/stream sessions at most; one more is closed with 1013.")
+    max_stream_message_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Largest /v1/stream frame message; a larger one gets an error reply."
+    )
+    stream_frames_in_flight: int = Field(
+        2, ge=1, description="Frames of one live session classified at once; newer waiting frames replace older."
+    )
+    stream_idle_timeout_s: float = Field(
+        30.0, gt=0, description="A /v1/stream session that sends nothing for this long is closed."
+    )
+    max_request_pixels: int = Field(
+        48_000_000, gt=0, description="Most pixels (all images together) one request may decode; beyond it 413."
+    )
+    max_pixels_in_flight: int = Field(
+        96_000_000,
+        gt=0,
+        description="Most pixels decoding, detecting or queued across the server; a request without room waits "
+        "up to admission_wait_ms, then gets 503.",
+    )
+    admission_wait_ms: float = Field(
+        250.0, ge=0, description="Longest a request waits for room in the pixel budget before 503."
+    )
+    max_requests_in_flight: int = Field(
+        32,
+        ge=1,
+        description="Requests read, decoded, detected or queued at once (their bodies, up to max_upload_bytes each, "
+        "bound memory: 640 MiB by default); more wait in line until their deadline.",
+    )
+    max_connections: int = Field(
+        512,
+        ge=1,
+        description="Open connections at most; a new one beyond it closes the longest-idle one (or is refused).",
+    )
+    header_timeout_s: float = Field(10.0, gt=0, description="Longest a connection may take to send its headers.")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="Longest pause while a request body arrives; then 408 and the connection closes."
+    )
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="Idle keep-alive connections close after this long.")
+    max_header_bytes: int = Field(16384, ge=1024, description="Largest request line plus headers; beyond it 431.")
+    drain_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM, longest wait for queued work and open requests; then connections close and it exits.",
+    )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated bearer tokens; when set, every route except /health/*, the web page and "
+        "(with metrics_public) /metrics needs one.",
+    )
+    metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
+    cors_allow_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser ('*' for any); none by default."
+    )
+    warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
+    detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
+        "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
+    )
+    detect_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Threads finding faces at once. 0: one per CPU core (at most 4) on the CPU, one on a GPU. On "
+        "the CPU each thread then runs torch with cores / workers threads of its own.",
+    )
+    detector_score_threshold: float = Field(0.9, ge=0, le=1, description="Lowest detector confidence kept as a face.")
+    detector_nms_iou: float = Field(0.4, gt=0, le=1, description="Overlap above which the weaker of two boxes goes.")
+    detector_min_face_px: float = Field(16.0, ge=0, description="Faces with a shorter box side (pixels) are dropped.")
+    detector_max_faces: int = Field(32, ge=1, description="Most faces reported per image, best first.")
+    crop_margin: float = Field(0.25, ge=0, description="How much a face's square crop grows around its box.")
+    crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
+    compile: Literal["auto"] | bool = Field(
+        "auto",
+        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere; true or false to force it.",
+    )
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile mode; 'reduce-overhead' adds CUDA graphs (one per batch size met)."
+    )
+    compile_cache_dir: str = Field(
+        "~/.cache/motivnet/compile",
+        description="Where compiled kernels are kept between starts, one file per model, GPU, torch, dtype and "
+        "mode; empty: no cache.",
+    )
+    fp8: bool = Field(
+        False,
+        description="Run the encoder's linear layers in FP8 (e4m3, per-row scales); needs an FP8 GPU "
+        "(compute capability 8.9+) and bfloat16.",
+    )
+    demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        return _split(self.api_keys)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return _split(self.cors_allow_origins)
+
+    @model_validator(mode="after")
+    def _budget_fits(self) -> Settings:
+        if self.max_request_pixels > self.max_pixels_in_flight:
+            raise ValueError(
+                f"max_request_pixels ({self.max_request_pixels}) must not exceed max_pixels_in_flight "
+                f"({self.max_pixels_in_flight}): a request of the allowed size could never be admitted"
+            )
+        return self
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError(f"device {value!r} is not one of auto, cpu, cuda, cuda:N, mps")
+        return value
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())

@@ -1,0 +1,39 @@
+"""FaceFinder: detected crops and whole images are bounded in size before they queue."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from motivnet_serve.backends.faces.detector import WholeImageDetector
+from motivnet_serve.backends.faces.finder import FaceFinder
+from motivnet_serve.backends.faces.resize import shrink_to
+
+
+def test_large_detected_crops_and_whole_images_are_reduced(mobilenet, photos):
+    photo = photos["single_face.jpg"]
+    big = F.interpolate(photo.permute(2, 0, 1)[None].float(), scale_factor=4, mode="bilinear")
+    big = big[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+    [[(face, crop)]] = FaceFinder(mobilenet, 0.25, False, 512).find([big])
+    assert max(crop.shape[:2]) == 512
+    assert crop.dtype == torch.uint8
+    assert face.box[2] - face.box[0] > 512
+    [[(whole, image)]] = FaceFinder(WholeImageDetector(big.device), 0.25, False, 512).find([big])
+    assert whole.whole_image
+    assert max(image.shape[:2]) == 512
+    [[(whole, image)]] = FaceFinder(mobilenet, 0.25, False, 512).whole([big])
+    assert whole.whole_image
+    assert max(image.shape[:2]) == 512
+    assert image.dtype == torch.uint8
+    small = photo[:500, :500]
+    [[(_, untouched)]] = FaceFinder(mobilenet, 0.25, False, 512).whole([small])
+    assert untouched is small
+
+
+def test_shrink_keeps_the_picture():
+    gradient = torch.arange(1000, dtype=torch.float32).div(1000 / 255).round().to(torch.uint8)
+    image = gradient.view(1000, 1, 1).expand(1000, 1000, 3).contiguous()
+    small = shrink_to(image, 100)
+    assert small.shape == (100, 100, 3)
+    assert (small[:, 0, 0].int() - gradient[5::10].int()).abs().max() <= 1
+    assert shrink_to(small, 100) is small

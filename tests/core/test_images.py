@@ -1,0 +1,97 @@
+"""Decoding client bytes: every failure is a 4xx ServiceError, high bit depths are scaled, not clipped."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from motivnet_serve.core.errors import CorruptImageError, ServiceError, UnsupportedImageError
+from motivnet_serve.core.images import decode_image, image_pixels
+from tests.conftest import encode
+
+FORMATS = {"JPEG": {}, "PNG": {}, "GIF": {}, "TIFF": {}, "WEBP": {"quality": 80}, "BMP": {}}
+LIMIT = 40_000_000
+
+
+def _picture(size: tuple[int, int] = (48, 40)) -> Image.Image:
+    rng = np.random.default_rng(7)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
+    """Truncations, flipped bytes and spliced garbage: what broken uploads and fuzzers send."""
+    out = []
+    for _ in range(count):
+        kind = rng.randrange(3)
+        if kind == 0:
+            out.append(data[: rng.randrange(1, len(data))])
+        elif kind == 1:
+            mutable = bytearray(data)
+            for _ in range(rng.randrange(1, 8)):
+                mutable[rng.randrange(len(mutable))] = rng.randrange(256)
+            out.append(bytes(mutable))
+        else:
+            at = rng.randrange(len(data))
+            out.append(data[:at] + rng.randbytes(rng.randrange(1, 64)) + data[at + rng.randrange(0, 64) :])
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_mutated_images_fail_as_client_errors_only(fmt):
+    rng = random.Random(f"images-{fmt}")
+    for data in mutations(encode(_picture(), fmt, **FORMATS[fmt]), rng, 400):
+        try:
+            image_pixels(data, LIMIT)
+            pixels = decode_image(data, LIMIT)
+        except ServiceError as exc:
+            assert 400 <= exc.status < 500  # noqa: PT017 - a clean 4xx or a picture are both fine
+        else:
+            assert pixels.ndim == 3
+            assert pixels.shape[2] == 3
+
+
+def test_truncated_and_unsupported_variants_have_their_codes():
+    png = encode(_picture(), "PNG")
+    with pytest.raises(CorruptImageError):
+        decode_image(png[: len(png) // 2], LIMIT)
+    bmp = bytearray(encode(_picture(), "BMP"))
+    bmp[30:34] = (9).to_bytes(4, "little")  # a compression method Pillow does not decode
+    with pytest.raises(ServiceError) as caught:
+        decode_image(bytes(bmp), LIMIT)
+    assert caught.value.status in (415, 422)
+    with pytest.raises(UnsupportedImageError):
+        decode_image(b"GIF89a", LIMIT)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_sixteen_bit_grey_is_scaled_not_clipped(mode):
+    ramp = (np.arange(256, dtype=np.uint32) * 257).reshape(16, 16)
+    image = Image.fromarray(ramp.astype(np.uint16 if mode == "I;16" else np.int32))
+    assert image.mode == mode
+    pixels = decode_image(encode(image, "PNG" if mode == "I;16" else "TIFF"), LIMIT).numpy()
+    assert pixels.shape == (16, 16, 3)
+    assert np.array_equal(pixels[..., 0], np.arange(256, dtype=np.uint8).reshape(16, 16))
+
+
+def test_float_images_in_zero_to_one_are_scaled():
+    image = Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8), mode="F")
+    pixels = decode_image(encode(image, "TIFF"), LIMIT).numpy()
+    assert pixels[0, 0, 0] == 0
+    assert pixels[-1, -1, 0] == 255
+
+
+def test_damaged_exif_costs_only_the_rotation():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = bytearray(encode(_picture(), "JPEG", exif=exif.tobytes()))
+    start = data.index(b"Exif\x00\x00")
+    data[start + 10 : start + 30] = b"\xff" * 20
+    try:
+        pixels = decode_image(bytes(data), LIMIT)
+    except ServiceError as exc:
+        assert exc.status < 500  # noqa: PT017 - a clean 4xx or a picture are both fine
+    else:
+        assert pixels.shape[2] == 3
