@@ -13,6 +13,7 @@ from PIL import Image
 
 from bench.server_process import ROOT, ServerProcess
 from tests.conftest import encode
+from tests.heif_files import declaring
 
 MINI_XCEPTION_DIR = ROOT / "model_store" / "mini-xception"
 RSS_BOUND_BYTES = int(2.5 * 2**30)
@@ -22,6 +23,11 @@ RSS_BOUND_BYTES = int(2.5 * 2**30)
 def bomb_gif(side: int) -> bytes:
     """A few hundred bytes that declare side x side pixels: a decompression bomb."""
     return encode(Image.new("P", (side, side), 0), "GIF")
+
+
+def bomb_phone(fmt: str, side: int) -> bytes:
+    """A few hundred bytes of HEIC or AVIF whose header declares side x side pixels."""
+    return declaring(encode(Image.new("RGB", (64, 64), (128, 110, 90)), fmt, quality=80), side, side)
 
 
 def plain_png(side: int) -> bytes:
@@ -35,17 +41,17 @@ def _multipart(bodies: list[bytes], name: str = "x") -> dict:
 def test_bombs_are_refused_whole_and_a_max_size_request_stays_in_its_memory_bound():
     with ServerProcess() as server:
         server.wait_ready()
-        request = _multipart([bomb_gif(6000)] * 16)
-        start = time.monotonic()
-        bombs = httpx.post(f"{server.url}/predict", **request, timeout=60)
-        assert bombs.status_code == 413
-        assert bombs.json()["error"]["code"] == "request_too_large"
-        assert time.monotonic() - start < 2
+        for bomb in (bomb_gif(6000), bomb_phone("HEIF", 6000), bomb_phone("AVIF", 6000)):
+            start = time.monotonic()
+            bombs = httpx.post(f"{server.url}/predict", **_multipart([bomb] * 16), timeout=60)
+            assert bombs.status_code == 413
+            assert bombs.json()["error"]["code"] == "request_too_large"
+            assert time.monotonic() - start < 2
         side = int((48_000_000 / 2) ** 0.5)
         full = httpx.post(f"{server.url}/predict", **_multipart([plain_png(side)] * 2), timeout=120)
         assert full.status_code == 200, full.text
         assert server.peak_rss_bytes() < RSS_BOUND_BYTES
-        assert server.metric("motivnet_requests_rejected_total", 'reason="request_too_large"') == 1
+        assert server.metric("motivnet_requests_rejected_total", 'reason="request_too_large"') == 3
         assert server.metric("motivnet_pixels_in_flight") == 0
         assert server.metric("process_resident_memory_bytes") > 0
 
