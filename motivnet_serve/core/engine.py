@@ -273,9 +273,9 @@ class Engine:
         return [[FacePrediction.of(face, labels, next(row_iter).tolist()) for face, _ in faces] for faces in found]
 
     def _forward_threads(self) -> int:
-        """The forward's torch threads as it starts: the cores that running detections leave (CPU only)."""
+        """The forward's torch threads as it starts: the cores that busy detection workers leave (CPU only)."""
         assert self._threads is not None
-        return self._threads.forward_threads(self._detectors.running + self._background_detectors.running)
+        return self._threads.forward_threads(self._detectors.busy_workers + self._background_detectors.busy_workers)
 
     def _warmup(self) -> None:
         """A detection and a forward at each batch size before the first request meets them."""

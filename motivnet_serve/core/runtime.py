@@ -77,12 +77,14 @@ class ThreadPolicy:
     """How the CPU's cores are split between the emotion model's forward and the detection workers.
 
     Each detection worker runs torch on `detect_threads` of its own: a small detector gains more from a second
-    image than from a second thread. The forward takes every core the detection workers leave free when it
-    starts: a MotivNet-shaped transformer is compute-bound and ran 2.0x faster on two free cores than on one,
-    while giving it one core of two whenever detection *might* run halved the served rate (issue 19); a
-    frozen mini-Xception gained 1.6x at batch 8 on two free threads, but ran 7x slower on two beside a busy
-    core, so it never takes a core a running detection holds. A forward's thread count is chosen as it
-    starts, so a detection starting during it may briefly share; other processes' load is not seen.
+    image than from a second thread. The forward takes every core that detection workers leave free when it
+    starts, counting a worker busy while it runs a detection or has one queued for it: a MotivNet-shaped
+    transformer is compute-bound and ran 2.0x faster on two free cores than on one, while giving it one core
+    of two whenever detection *might* run halved the served rate (issue 19); a frozen mini-Xception gained
+    1.6x at batch 8 on two free threads, but ran 7x slower on two beside a busy core. Counting only the
+    detections already running let a video's forward take both cores just before its next frame's detection
+    started (the video pipeline always has one queued), so queued detections count too. Other processes'
+    load is not seen.
     """
 
     cores: int
@@ -95,7 +97,7 @@ class ThreadPolicy:
         return cls(cores, detect_workers, max(1, cores // detect_workers))
 
     def forward_threads(self, detecting: int) -> int:
-        """The forward's threads while `detecting` detection calls run: the cores they leave, at least one."""
+        """The forward's threads while `detecting` detection workers are busy: the cores they leave, at least one."""
         return max(1, self.cores - detecting * self.detect_threads)
 
     def describe(self) -> str:
