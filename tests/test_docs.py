@@ -4,6 +4,7 @@ out of the nav fails the suite, not a reader. The tests of the test show the bui
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,13 @@ def test_a_broken_link_or_a_page_outside_the_nav_fails_the_build(
     result = build(project, tmp_path / "site")
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def test_every_link_in_the_readme_reaches_a_file() -> None:
+    """The README is outside the site, so the build does not check its links: this does."""
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    local = [target for target in targets if "://" not in target]
+    assert len(local) >= 8, "the README's links to the docs moved; update this test"
+    missing = [target for target in local if not (ROOT / target).is_file()]
+    assert not missing, f"README links to missing files: {missing}"
