@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# torch is pinned first so pip takes the local CPU build instead of a multi-GB CUDA download.
+# torch is installed first, pinned. The pin picks the version, not the build: the CPU build comes from this
+# machine's pip configuration (a local wheel in find-links); where pip reads plain PyPI, install the CPU build
+# first (docs/development.md shows how) or the pin pulls the multi-GB CUDA one.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

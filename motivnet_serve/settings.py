@@ -12,7 +12,7 @@ REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
 
 
 class Settings(BaseSettings):
-    """Every knob has a default; the README's settings table lists the same names and meanings."""
+    """Every knob has a default; docs/configuration.md's settings table lists the same names and meanings."""
 
     model_config = SettingsConfigDict(env_prefix="MOTIVNET_", env_file=None, extra="ignore")
 

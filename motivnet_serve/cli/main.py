@@ -1,4 +1,4 @@
-"""`python -m motivnet_serve ...`: predict, describe, preprocess and serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights and serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """

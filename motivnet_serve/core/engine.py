@@ -2,8 +2,10 @@
 
 `start` loads and warms the model and starts its batcher; `classify` turns images into labelled faces;
 `describe` says what is served; `accepting` says whether work is taken; `drain` finishes queued work and
-stops. The batcher, the face finder, the predictor and the metrics are the engine's own parts: nothing
-outside this module reaches them, so batch limits, failure isolation and fairness hold on every path.
+stops. The batcher, the face finder and the predictor are the engine's own parts: nothing outside this
+module reaches them, so batch limits, failure isolation and fairness hold on every path. The metrics are
+not private: whoever starts the engine (the app, the CLI) makes the `Metrics` and hands it in, and the HTTP
+middleware and the video and live pipelines record into the same object, so every path counts in one registry.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tests.conftest import encode
 
 MINI_XCEPTION_DIR = ROOT / "model_store" / "mini-xception"
 RSS_BOUND_BYTES = int(2.5 * 2**30)
-"""The README's promise for a request of the maximum size with the default limits."""
+"""docs/api.md's promise (Limits and access) for a request of the maximum size with the default limits."""
 
 
 def bomb_gif(side: int) -> bytes:
