@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
 
+# The closed choices, written once: the detector registry and the CLI take theirs from here.
+DetectorName = Literal["auto", "retinaface", "retinaface-mobilenet", "none"]
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
+DTYPES: tuple[str, ...] = get_args(Dtype)
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+
 
 class Settings(BaseSettings):
-    """Every knob has a default; the README's settings table lists the same names and meanings."""
+    """Every knob and its default, written here only: docs/configuration.md and .env.example are generated
+    from these fields (`python -m motivnet_serve settings-docs --write`), and the deployment files carry
+    only what differs from them."""
 
     model_config = SettingsConfigDict(env_prefix="MOTIVNET_", env_file=None, extra="ignore")
 
@@ -23,7 +33,7 @@ class Settings(BaseSettings):
     device: str = Field(
         "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
     )
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+    dtype: Dtype = Field(
         "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
@@ -111,7 +121,7 @@ class Settings(BaseSettings):
         "", description="Comma-separated origins allowed to call the API from a browser ('*' for any); none by default."
     )
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
-    detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
+    detector: DetectorName = Field(
         "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
     )
     detect_workers: int = Field(
@@ -145,7 +155,7 @@ class Settings(BaseSettings):
         "(compute capability 8.9+) and bfloat16.",
     )
     demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
+    log_level: LogLevel = Field("info", description="Server log level.")
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
