@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights serve test test-fast image-test lint format typecheck clean
+.PHONY: setup weights serve test test-fast image-test lint format typecheck settings-docs clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ weights: $(STAMP)
 
 serve: weights
 	$(PY) -m motivnet_serve serve
+
+# docs/configuration.md and .env.example from the settings' defaults and descriptions (a test checks them).
+settings-docs: $(STAMP)
+	$(PY) -m motivnet_serve settings-docs --write
 
 # Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
 # includes the container tests (image-test below): they install and start Docker themselves, never skip.

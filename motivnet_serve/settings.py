@@ -29,14 +29,16 @@ class Settings(BaseSettings):
     model_dir: str = Field(
         "auto", description="Model folder to serve, or 'auto' (the best one present in the model store)."
     )
-    model_store: Path = Field(REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from.")
+    model_store: Path = Field(
+        REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from; by default the source tree's."
+    )
     device: str = Field(
         "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
     )
     dtype: Dtype = Field(
         "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
     )
-    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to ('0.0.0.0' in containers).")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
     max_batch_size: int = Field(8, ge=1, le=1024, description="Most faces in one forward pass.")
     max_batch_delay_ms: float = Field(
@@ -114,7 +116,7 @@ class Settings(BaseSettings):
     api_keys: str = Field(
         "",
         description="Comma-separated bearer tokens; when set, every route except /health/*, the web page and "
-        "(with metrics_public) /metrics needs one.",
+        "(with metrics_public) /metrics needs 'Authorization: Bearer <key>'.",
     )
     metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
     cors_allow_origins: str = Field(
@@ -139,22 +141,26 @@ class Settings(BaseSettings):
     crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
     compile: Literal["auto"] | bool = Field(
         "auto",
-        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere; true or false to force it.",
+        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere (and for one-shot CLI "
+        "predict); true or false to force it. If compiling fails, the eager model serves and one error is logged.",
     )
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile mode; 'reduce-overhead' adds CUDA graphs (one per batch size met)."
     )
     compile_cache_dir: str = Field(
         "~/.cache/motivnet/compile",
-        description="Where compiled kernels are kept between starts, one file per model, GPU, torch, dtype and "
-        "mode; empty: no cache.",
+        description="Where compiled kernels are kept between starts, one file per checkpoint, GPU, torch, dtype, "
+        "mode and FP8, saved after warm-up; empty: no cache. Mount it as a volume so restarts skip the compile.",
     )
     fp8: bool = Field(
         False,
         description="Run the encoder's linear layers in FP8 (e4m3, per-row scales); needs an FP8 GPU "
-        "(compute capability 8.9+) and bfloat16.",
+        "(compute capability 8.9+: L4, L40S, H100, H200) and bfloat16, refused at start elsewhere. Check the "
+        "accuracy on a labelled set first.",
     )
-    demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
+    demo: bool = Field(
+        True, description="Serve the demo page at / (photos, video files, webcam); false: the API only, / is 404."
+    )
     log_level: LogLevel = Field("info", description="Server log level.")
 
     @property

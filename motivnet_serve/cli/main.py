@@ -1,4 +1,4 @@
-"""`python -m motivnet_serve ...`: predict, describe, preprocess and serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """
@@ -22,6 +22,7 @@ from motivnet_serve.backends.emotion.motivnet import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
 from motivnet_serve.backends.faces.finder import whole_images
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
+from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
 from motivnet_serve.client import ClientError, MotivNetClient
 from motivnet_serve.core.engine import Engine
@@ -175,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
     fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
     fetch.set_defaults(handler=cmd_fetch_weights)
+    docs = commands.add_parser("settings-docs", help="check (or --write) docs/configuration.md and .env.example")
+    docs.add_argument("--write", action="store_true", help="regenerate them from the settings instead of checking")
+    docs.set_defaults(handler=cmd_settings_docs)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
     _add_serve_options(serve)
     return parser

@@ -62,6 +62,18 @@ def field_name(env: str) -> str:
     return env.removeprefix("MOTIVNET_").lower()
 
 
+def effective_settings(env: dict[str, str]) -> Settings:
+    """What the service runs with when a deployment file sets `env` (MOTIVNET_X -> value): the rest are defaults."""
+    return Settings(**{field_name(key): value for key, value in env.items()})
+
+
+def assert_not_defaults(values: dict[str, str]) -> None:
+    """A deployment file names a setting only to change it, so a changed default never needs an edit there."""
+    parsed = Settings(**values)
+    repeated = [name for name in values if getattr(parsed, name) == Settings.model_fields[name].default]
+    assert not repeated, f"these only repeat the code's defaults; leave them out: {sorted(repeated)}"
+
+
 def metrics_in(expr: str) -> set[str]:
     """Our metric names a PromQL expression reads, with histogram series suffixes folded back."""
     names = set()
