@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The one torch version: the tests install it, the image's base carries it (docker/Dockerfile's TORCH_VERSION),
+# the container test's stand-in base gets it (tests/deploy/imagekit.py reads it here).
+TORCH_VERSION := 2.13.0
 
 .PHONY: setup weights serve test test-fast image-test lint format typecheck settings-docs clean
 
@@ -12,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

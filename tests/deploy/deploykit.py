@@ -48,6 +48,8 @@ METRICS = (
     }
 )
 SETTINGS_FIELDS = frozenset(Settings.model_fields)
+TORCH_VERSION = re.findall(r"^TORCH_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)[0]
+"""The one torch version: what `make setup` installs for the tests, and what the image's base must carry."""
 
 METRIC_TOKEN = re.compile(r"\bmotivnet_[a-z0-9_]+")
 HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
