@@ -51,12 +51,13 @@ def photos_rgb() -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def found(photos_rgb) -> dict[str, list[tuple[int, torch.Tensor]]]:
     """Every photo's faces as (index of the hand-measured box it overlaps most, crop), by the bundled detector."""
-    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, detector_settings(Settings()))
+    settings = Settings()
+    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, detector_settings(settings))
     result = {}
     for name, image in photos_rgb.items():
         faces = detector.detect([image])[0]
         hand = [max(range(len(HAND_BOXES[name])), key=lambda i: iou(face.box, HAND_BOXES[name][i])) for face in faces]
-        result[name] = list(zip(hand, crop_faces(image, faces)))
+        result[name] = list(zip(hand, crop_faces(image, faces, margin=settings.crop_margin, align=settings.crop_align)))
     return result
 
 
