@@ -44,12 +44,17 @@ def choices(info: FieldInfo) -> str:
     return " One of: " + ", ".join(f"`{word}`" for word in typing.get_args(info.annotation)) + "."
 
 
+def cell(text: str) -> str:
+    """Plain text in a Markdown table cell: no tag-like `<key>` swallowed as HTML, no `|` ending the cell."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
 def markdown_table() -> list[str]:
     rows = ["| Variable | Default | Description |", "| --- | --- | --- |"]
     for name, info in Settings.model_fields.items():
         default = shown_default(info)
         shown = f"`{default}`" if default else "empty"
-        rows.append(f"| `{env_name(name)}` | {shown} | {info.description}{choices(info)} |")
+        rows.append(f"| `{env_name(name)}` | {shown} | {cell(info.description or '')}{choices(info)} |")
     return rows
 
 
