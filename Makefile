@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The one torch version: the tests install it, the image's base carries it (docker/Dockerfile's TORCH_VERSION),
+# the container test's stand-in base gets it (tests/deploy/imagekit.py reads it here).
+TORCH_VERSION := 2.13.0
 
-.PHONY: setup weights serve test test-fast image-test lint format typecheck clean
+.PHONY: setup weights serve test test-fast image-test lint format typecheck settings-docs clean
 
 setup: $(STAMP)
 
@@ -14,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -24,6 +27,10 @@ weights: $(STAMP)
 
 serve: weights
 	$(PY) -m motivnet_serve serve
+
+# docs/configuration.md and .env.example from the settings' defaults and descriptions (a test checks them).
+settings-docs: $(STAMP)
+	$(PY) -m motivnet_serve settings-docs --write
 
 # Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
 # includes the container tests (image-test below): they install and start Docker themselves, never skip.

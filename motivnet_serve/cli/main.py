@@ -1,4 +1,4 @@
-"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights and serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """
@@ -22,6 +22,7 @@ from motivnet_serve.backends.emotion.motivnet import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
 from motivnet_serve.backends.faces.finder import whole_images
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
+from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
 from motivnet_serve.client import ClientError, MotivNetClient
 from motivnet_serve.core.engine import Engine
@@ -29,7 +30,7 @@ from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.images import Upload, decode_image
 from motivnet_serve.core.loading import build_finder, build_meta_model, build_preprocessor, resolve_model_dir
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, LOG_LEVELS, Settings
 
 USER_ERRORS = (
     ServiceError,
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = _add(commands, "predict", cmd_predict, "classify the emotion in images")
     predict.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
     predict.add_argument("--no-detect", action="store_true", help="treat each whole image as one face")
-    predict.add_argument("--detector", choices=["auto", "retinaface", "retinaface-mobilenet", "none"])
+    predict.add_argument("--detector", choices=DETECTOR_NAMES)
     predict.add_argument("--json", action="store_true", help="print one JSON document")
     predict.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) instead of loading the model")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
@@ -175,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
     fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
     fetch.set_defaults(handler=cmd_fetch_weights)
+    docs = commands.add_parser("settings-docs", help="check (or --write) docs/configuration.md and .env.example")
+    docs.add_argument("--write", action="store_true", help="regenerate them from the settings instead of checking")
+    docs.set_defaults(handler=cmd_settings_docs)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
     _add_serve_options(serve)
     return parser
@@ -193,7 +197,7 @@ def _add(commands: Subcommands, name: str, handler: Handler, help_text: str) -> 
 
 def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
-    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--dtype", choices=DTYPES)
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--max-batch-size", type=int)
@@ -201,7 +205,7 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue-size", type=int)
     parser.add_argument("--request-timeout-ms", type=float)
     parser.add_argument("--drain-timeout-s", type=float, help="longest graceful drain on SIGTERM, then exit")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=LOG_LEVELS)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slower start)")
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from motivnet_serve.settings import DTYPES
+
+TORCH_DTYPES: dict[str, torch.dtype] = {name: getattr(torch, name) for name in DTYPES if name != "auto"}
+"""The settings' dtype words (their one list) as torch dtypes; each word names a `torch` attribute."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -32,7 +35,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """'auto' is bfloat16 on CUDA (tensor cores, fp32 range) and float32 elsewhere (fast CPU kernels)."""
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return DTYPES[name]
+    return TORCH_DTYPES[name]
 
 
 MAX_AUTO_DETECT_WORKERS = 4

@@ -21,10 +21,10 @@ from motivnet_serve.backends.faces.boxes import select_faces
 from motivnet_serve.backends.faces.face import DetectorSettings, Face, FaceDetector
 from motivnet_serve.backends.faces.retinaface_mobilenet import load_mobilenet_backend
 from motivnet_serve.backends.faces.retinaface_resnet import load_resnet_backend
+from motivnet_serve.settings import DETECTOR_NAMES
 
 log = logging.getLogger(__name__)
 
-DETECTOR_NAMES = ("auto", "retinaface", "retinaface-mobilenet", "none")
 WEIGHT_FILES = {"retinaface": "retinaface.pth", "retinaface-mobilenet": "mobilenet0.25_Final.pth"}
 
 
@@ -133,9 +133,7 @@ def resolve_detector_name(name: str, model_store: Path) -> str:
     return "retinaface-mobilenet"
 
 
-def build_detector(
-    name: str, device: torch.device, model_store: Path, settings: DetectorSettings = DetectorSettings()
-) -> FaceDetector:
+def build_detector(name: str, device: torch.device, model_store: Path, settings: DetectorSettings) -> FaceDetector:
     """A ready detector on `device`: 'auto', 'retinaface', 'retinaface-mobilenet' or 'none'."""
     chosen = resolve_detector_name(name, model_store)
     if chosen == "none":

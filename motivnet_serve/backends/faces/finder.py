@@ -54,7 +54,7 @@ class FaceFinder:
         on_device = [upload(image, self.detector.device) for image in images]
         found = []
         for image, faces in zip(on_device, self.detector.detect(on_device)):
-            crops = crop_faces(image, faces, self.margin, self.align)
+            crops = crop_faces(image, faces, margin=self.margin, align=self.align)
             found.append([(face, shrink_to(crop, self.max_crop_side)) for face, crop in zip(faces, crops)])
         return found
 
