@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from motivnet_serve.backends.emotion.checkpoint import CheckpointError
-from motivnet_serve.backends.emotion.motivnet import count_parameters
+from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
 from motivnet_serve.backends.faces.finder import whole_images
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command

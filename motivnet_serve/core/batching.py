@@ -256,7 +256,7 @@ class DynamicBatcher:
             raise QueueFullError(
                 f"the queue cannot take {count} more items ({len(self._queue)}/{self._max_queue_size} "
                 f"waiting); retry after {self._retry_after_s} s or send fewer faces per request",
-                headers={"Retry-After": str(self._retry_after_s)},
+                retry_after_s=self._retry_after_s,
             )
         if deadline <= self._clock():
             self._observer.rejected("timeout", count)

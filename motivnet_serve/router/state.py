@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from motivnet_serve.core.engine import Engine
@@ -17,7 +18,6 @@ class ServiceState:
     engine: Engine | None = None
     draining: bool = False
     load_error: str | None = field(default=None)
-    open_streams: int = 0
 
     @property
     def not_ready_reason(self) -> str | None:
@@ -30,13 +30,21 @@ class ServiceState:
             return "loading"
         return None if self.engine.accepting else "worker down"
 
+    async def drain(self, timeout_s: float) -> bool:
+        """Answers the faces already queued, for at most `timeout_s`; False if work was still queued then. The
+        caller sets `draining` first (a signal handler must, at once), so readiness says 503 meanwhile."""
+        if self.engine is None:
+            return True
+        _, pending = await asyncio.wait([asyncio.ensure_future(self.engine.drain())], timeout=timeout_s)
+        return not pending
+
     def require_engine(self) -> Engine:
         """The engine, or a 503 that tells the client why it cannot have it yet."""
         if self.draining:
-            raise NotReadyError("the server is shutting down; retry on another replica", {"Retry-After": "1"})
+            raise NotReadyError("the server is shutting down; retry on another replica")
         if self.engine is None:
             reason = (
                 f"model failed to load: {self.load_error}" if self.load_error else "model is loading; retry shortly"
             )
-            raise NotReadyError(reason, {"Retry-After": "5"})
+            raise NotReadyError(reason, retry_after_s=5)
         return self.engine

@@ -15,6 +15,11 @@ from motivnet_serve.backends.torch_runtime.upload import upload
 FoundFace = tuple[Face, torch.Tensor]
 
 
+def warmup_frame() -> torch.Tensor:
+    """A mid-grey 640x480 camera frame: what the detector and the model first meet, before any request."""
+    return torch.full((480, 640, 3), 128, dtype=torch.uint8)
+
+
 def whole_images(images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:
     """`detect=false`: each image is one face, uncropped; no model runs."""
     return [[(Face.covering(image), image)] for image in images]
@@ -63,4 +68,4 @@ class FaceFinder:
         return [[(face, shrink_to(image, self.max_crop_side))] for [(face, image)] in whole_images(images)]
 
     def warmup(self) -> None:
-        self.find([torch.full((480, 640, 3), 128, dtype=torch.uint8)])
+        self.find([warmup_frame()])

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from motivnet_serve.backends.emotion.motivnet import build_motivnet, count_parameters
+from motivnet_serve.backends.emotion.motivnet import build_motivnet
+from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import SAPIENS_PRESETS, Architecture
 
 
