@@ -144,9 +144,7 @@ class Engine:
             max_queue_size=self._settings.max_queue_size,
             request_timeout_ms=self._settings.request_timeout_ms,
         )
-        return ModelDescription(
-            **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
-        )
+        return ModelDescription(**self._predictor.info.model_dump(), detector=self._finder.name, batching=batching)
 
     def admit(self, deadline: float) -> AbstractAsyncContextManager[None]:
         """A request in flight for the block (enter it before reading the body); at the cap it waits in line
