@@ -25,7 +25,7 @@ from motivnet_serve.core.admission import Admission, Reservation, Sessions
 from motivnet_serve.core.background import run_in_background
 from motivnet_serve.core.batch_step import BatchStep, warmup_sizes
 from motivnet_serve.core.batching import DynamicBatcher, Timing
-from motivnet_serve.core.errors import DeadlineExceededError, NotReadyError, ServiceError
+from motivnet_serve.core.errors import DeadlineExceededError, ServiceError
 from motivnet_serve.core.fair_executor import FairExecutor
 from motivnet_serve.core.images import Upload, decode_image, image_pixels
 from motivnet_serve.core.loading import acceleration_of, build_finder, load_predictor
@@ -219,7 +219,9 @@ class Engine:
                 image if isinstance(image, torch.Tensor) else await self._off_loop(self._on_thread(self._decode, image))
             )
             self._check(deadline, "finding faces")
-            self._check_accepting()
+            # A request still decoding when the drain began is refused before detection: the detection threads
+            # stop once the batcher has answered its queue (no await lies between this check and the submit).
+            self._batcher.check_accepting()
             detect_start = time.monotonic()
             detecting = turn.detectors.submit(turn.group, self._find_faces, pixels, turn.detect)
             faces = (await self._off_loop(asyncio.wrap_future(detecting)))[: turn.max_faces]
@@ -241,13 +243,6 @@ class Engine:
                 f"the request's deadline passed before {stage}; the server is busy: retry later or allow a "
                 "longer timeout"
             )
-
-    def _check_accepting(self) -> None:
-        """A request still decoding when the server began to drain is refused before detection, since the
-        detection threads stop once the batcher has answered its queue (no await lies between this check and
-        the submit that follows it)."""
-        if not self._batcher.accepting:
-            raise NotReadyError("the server is shutting down; retry in a moment or on another replica")
 
     def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
         """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""

@@ -21,7 +21,8 @@ class ServiceState:
 
     @property
     def not_ready_reason(self) -> str | None:
-        """Why `/health/ready` must say 503, or None when the service can take work."""
+        """Why `/health/ready` must say 503, or None when the service can take work: the one readiness
+        decision, which `require_engine` turns into a request's 503."""
         if self.draining:
             return "draining"
         if self.load_error:
@@ -39,12 +40,13 @@ class ServiceState:
         return not pending
 
     def require_engine(self) -> Engine:
-        """The engine, or a 503 that tells the client why it cannot have it yet."""
-        if self.draining:
+        """The engine, or a 503 that tells the client why it cannot have it yet. With its worker down the
+        engine is still handed out: its own refusal says so."""
+        reason = self.not_ready_reason
+        if reason == "draining":
             raise NotReadyError("the server is shutting down; retry on another replica")
+        if reason == "failed":
+            raise NotReadyError(f"model failed to load: {self.load_error}", retry_after_s=5)
         if self.engine is None:
-            reason = (
-                f"model failed to load: {self.load_error}" if self.load_error else "model is loading; retry shortly"
-            )
-            raise NotReadyError(reason, retry_after_s=5)
+            raise NotReadyError("model is loading; retry shortly", retry_after_s=5)
         return self.engine
