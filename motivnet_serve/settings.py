@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     video_frames_in_flight: int = Field(
         4, ge=1, description="Sampled frames of one video decoded ahead and classified at once; bounds its share."
     )
+    max_videos_in_flight: int = Field(
+        2,
+        ge=1,
+        description="Videos /v1/video analyses at once (each spools up to max_video_bytes to /tmp); one more gets "
+        "503 at once.",
+    )
     max_streams: int = Field(8, ge=1, description="Open /v1/stream sessions at most; one more is closed with 1013.")
     max_stream_message_bytes: int = Field(
         4 * 1024 * 1024, gt=0, description="Largest /v1/stream frame message; a larger one gets an error reply."
@@ -170,6 +176,12 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> tuple[str, ...]:
         return _split(self.cors_allow_origins)
+
+    @property
+    def max_temp_bytes(self) -> int:
+        """Most bytes the service may hold in /tmp at once when every limit is reached: the videos being analysed,
+        each spooled whole, and the photo uploads in flight, which the multipart parser spools past 1 MiB."""
+        return self.max_videos_in_flight * self.max_video_bytes + self.max_requests_in_flight * self.max_upload_bytes
 
     @model_validator(mode="after")
     def _budget_fits(self) -> Settings:

@@ -18,9 +18,8 @@ import torch
 from PIL import Image
 
 from motivnet_serve.backends.emotion.checkpoint import CheckpointError
-from motivnet_serve.backends.emotion.motivnet import count_parameters
+from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
-from motivnet_serve.backends.faces.finder import whole_images
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
 from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
@@ -59,14 +58,14 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     missing = [path for path in args.images if not Path(path).is_file()]
     if missing:
         raise FileNotFoundError(f"no such image file: {missing[0]}")
-    if args.no_detect:
+    if args.no_detect:  # no detector is loaded, and every image is one face
         settings = settings.model_copy(update={"detector": "none"})
     if settings.compile == "auto":  # a one-shot run would spend minutes compiling for a few images
         settings = settings.model_copy(update={"compile": False})
-    _print_answer(asyncio.run(_predict_local(args.images, not args.no_detect, settings)), args.json)
+    _print_answer(asyncio.run(_predict_local(args.images, settings)), args.json)
 
 
-async def _predict_local(paths: list[str], detect: bool, settings: Settings) -> dict[str, Any]:
+async def _predict_local(paths: list[str], settings: Settings) -> dict[str, Any]:
     """The server's own engine without a server: the same batch limit, failure isolation and checks."""
     engine = await Engine.start(settings, Metrics(settings.max_batch_size), warm=False)
     in_flight = asyncio.Semaphore(IMAGES_IN_FLIGHT)
@@ -75,7 +74,7 @@ async def _predict_local(paths: list[str], detect: bool, settings: Settings) -> 
         async with in_flight:
             upload = Upload(path, await asyncio.to_thread(Path(path).read_bytes))
             deadline = time.monotonic() + settings.request_timeout_ms / 1000
-            answer = await engine.classify([upload], detect=detect, deadline=deadline)
+            answer = await engine.classify([upload], detect=True, deadline=deadline)
         return [face.model_dump() for face in answer.images[0]]
 
     try:
@@ -129,10 +128,8 @@ def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
     preprocessor = build_preprocessor(spec, torch.device("cpu"))
     image = _read_image(args.image, settings)
-    if args.detect:
-        found = build_finder(settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
-    else:
-        found = whole_images([image])[0]
+    finder_settings = settings if args.detect else settings.model_copy(update={"detector": "none"})
+    found = build_finder(finder_settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
     out = Path(args.out)
     for index, (face, crop) in enumerate(found):
         path = out if not args.detect else out.with_name(f"{out.stem}_face{index}{out.suffix}")

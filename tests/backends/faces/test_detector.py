@@ -17,6 +17,7 @@ from motivnet_serve.backends.faces.detector import (
     resolve_detector_name,
 )
 from motivnet_serve.backends.faces.face import Face
+from motivnet_serve.backends.faces.finder import FaceFinder
 from motivnet_serve.core.images import decode_image
 from motivnet_serve.core.loading import detector_settings
 from motivnet_serve.settings import Settings
@@ -271,8 +272,10 @@ def test_runs_on_cuda_like_on_cpu(model_store, mobilenet, photos):
 
 
 def test_none_detector_reports_the_whole_image_without_box_or_score(model_store, photos):
-    detector = build_detector("none", torch.device("cpu"), model_store, DEFAULTS)
-    [[face]] = detector.detect([photos["coffee.png"]])
+    assert build_detector("none", torch.device("cpu"), model_store, DEFAULTS) is None
+    finder = FaceFinder(None, 0.25, False, 2048)
+    assert finder.name == "none"
+    [[(face, _)]] = finder.find([photos["coffee.png"]])
     assert face.whole_image
     assert face.box == (0.0, 0.0, 600.0, 400.0)
     assert face.as_dict() == {"box": None, "score": None, "landmarks": None}
