@@ -14,7 +14,7 @@ from tests.browser.clips import pan, write_webm
 from tests.browser.conftest import save_screenshot
 from tests.browser.page import console_errors, downloaded, open_page, show_mode, wait_for
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 
 def api_video_lines(url: str, clip: Path, fps: int) -> list[dict]:

@@ -25,6 +25,8 @@ then was left silent."""
 MAX_STREAMS = 2
 MESSAGE_LIMIT = 200_000
 
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def server(bundled_weights):  # noqa: ARG001 - the bundled model must be fetched first
