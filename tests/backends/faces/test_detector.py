@@ -254,6 +254,7 @@ def test_large_image_is_downscaled_and_boxes_come_back_in_original_pixels(mobile
     assert iou(face.box, hand) > 0.5
 
 
+@pytest.mark.slow  # two more detectors built and run on the group photo: 5-27 s on 2 busy cores
 def test_settings_limit_faces_and_sizes(model_store, photos):
     device = torch.device("cpu")
     two = build_detector("retinaface-mobilenet", device, model_store, DEFAULTS.model_copy(update={"max_faces": 2}))
