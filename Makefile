@@ -3,16 +3,21 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The one torch version: the tests install it, the image's base carries it (docker/Dockerfile's TORCH_VERSION),
+# the container test's stand-in base gets it (tests/deploy/imagekit.py reads it here).
+TORCH_VERSION := 2.13.0
 
-.PHONY: setup weights serve test test-fast image-test lint format typecheck clean
+.PHONY: setup weights serve test test-fast image-test lint format typecheck settings-docs clean
 
 setup: $(STAMP)
 
-# torch is pinned first so pip takes the local CPU build instead of a multi-GB CUDA download.
+# torch is installed first, pinned. The pin picks the version, not the build: the CPU build comes from this
+# machine's pip configuration (a local wheel in find-links); where pip reads plain PyPI, install the CPU build
+# first (docs/development.md shows how) or the pin pulls the multi-GB CUDA one.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -23,6 +28,10 @@ weights: $(STAMP)
 serve: weights
 	$(PY) -m motivnet_serve serve
 
+# docs/configuration.md and .env.example from the settings' defaults and descriptions (a test checks them).
+settings-docs: $(STAMP)
+	$(PY) -m motivnet_serve settings-docs --write
+
 # Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
 # includes the container tests (image-test below): they install and start Docker themselves, never skip.
 # Debian's chromium and chromium-driver, for the demo page's browser tests (tests/browser), come from apt-get.
@@ -32,9 +41,11 @@ test: weights
 	bash scripts/browser-tools.sh
 	PATH="$(CURDIR)/.out/deploy-tools/bin:$$PATH" $(PY) -m pytest -q --cov --cov-report=term
 
-# The quick loop while editing: no real server processes, nothing marked slow, no coverage.
+# The quick loop while editing (2-2.5 minutes on 2 shared cores): no server process, Docker, browser, Inductor compile,
+# apt or mypy (each has its marker in pyproject.toml and runs in `make test`), nothing marked slow, no coverage.
+FAST := not slow and not server and not docker and not browser and not compile and not typecheck
 test-fast: weights
-	$(PY) -m pytest -q -m "not slow and not server"
+	$(PY) -m pytest -q -m "$(FAST)"
 
 LINTED := motivnet_serve tests bench docker
 

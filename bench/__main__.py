@@ -22,6 +22,7 @@ from bench.revisions import WORK_TREE, RevisionRuns, export, format_revisions, m
 from bench.server_process import ROOT, TINY_DIR, PeerProcess, ServerProcess
 from bench.threads import format_sweep, sweep
 from bench.video import analyse_clip, fair_sharing, format_sharing, format_stream, format_video, make_clip, run_streams
+from motivnet_serve.settings import DTYPES, Settings
 
 DEFAULT_IMAGE = Path(__file__).parent / "data" / "astronaut.jpg"
 
@@ -266,11 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         sub.add_argument("--model-dir", default=str(TINY_DIR), help="model folder (default: the tiny test model)")
         sub.add_argument("--device", default="auto")
-        sub.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-        sub.add_argument("--max-batch-size", type=int, default=8)
+        sub.add_argument("--dtype", default="auto", choices=DTYPES)
+        sub.add_argument("--max-batch-size", type=int, default=Settings.model_fields["max_batch_size"].default)
         sub.add_argument("--repeats", type=int, default=5, help="timed forwards per batch size")
         sub.add_argument("--seconds", type=float, default=10.0, help="duration of each load level")
-        sub.add_argument("--max-batch-delay-ms", type=float, default=5.0)
+        sub.add_argument(
+            "--max-batch-delay-ms", type=float, default=Settings.model_fields["max_batch_delay_ms"].default
+        )
         sub.add_argument("--startup-timeout", type=float, default=600.0)
         sub.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
         sub.add_argument("--json", metavar="FILE", help="also write every number to FILE")

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,9 +72,13 @@ class PeerProcess:
 
 class ServerProcess:
     """Starts the CLI server (the tiny model on the CPU unless `options` say otherwise, e.g. --model-dir X
-    --device cuda --max-batch-size 1); its output goes to `log_path`, or is kept for `stop()` to return.
-    `env` adds variables (e.g. MOTIVNET_* settings); `module` lets tests start it through a harness
-    (tests/held_server.py); `root` serves another revision's source tree (`bench/revisions.py`)."""
+    --device cuda --max-batch-size 1); its output goes to `log_path`, or to a temporary file that `stop()`
+    returns. `env` adds variables (e.g. MOTIVNET_* settings); `module` lets tests start it through a harness
+    (tests/held_server.py); `root` serves another revision's source tree (`bench/revisions.py`).
+
+    The server binds port 0 and `wait_listening` reads the port the kernel gave it from the server's own
+    "Uvicorn running on" line: a port picked here and bound there later could be taken in between by another
+    process on a shared machine, and the test would then talk to someone else's server."""
 
     def __init__(
         self,
@@ -83,21 +88,39 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         root: Path = ROOT,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
+        self.url = ""
         command = [sys.executable, "-m", module, "serve", "--model-dir", str(TINY_DIR), "--device", "cpu"]
-        command += ["--port", str(self.port), *options]
-        output = log_path.open("w") if log_path else subprocess.PIPE
+        command += ["--port", "0", *options]
+        self._owns_log = log_path is None
+        self._printed = ""
+        self._log = log_path.open("w") if log_path else tempfile.NamedTemporaryFile("w", suffix=".log")
         environment = (
             {**os.environ, **(env or {})} if root == ROOT else {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
         )
         self.process = subprocess.Popen(
-            command, cwd=root, stdout=output, stderr=subprocess.STDOUT, text=True, env=environment
+            command, cwd=root, stdout=self._log, stderr=subprocess.STDOUT, text=True, env=environment
         )
 
+    def output(self) -> str:
+        """What the server has printed so far."""
+        return Path(self._log.name).read_text()
+
+    def _bound_port(self) -> bool:
+        """True once the server has logged the port it bound; only whole lines count (a line is written in
+        one piece, but a read can land in the middle of one)."""
+        whole = self.output().rpartition("\n")[0]
+        if match := re.search(r"Uvicorn running on http://[^\s:]+:(\d+)", whole):
+            self.port = int(match.group(1))
+            self.url = f"http://127.0.0.1:{self.port}"
+        return bool(match)
+
     def wait_listening(self, seconds: float = 300) -> None:
+        """Until the server has bound its port and answers on it (`--log-level` must be info or lower)."""
+        exited = lambda: f"server exited early:\n{self.stop()}"  # noqa: E731
+        poll_until(self._bound_port, self.process, seconds, exited)
         listening = lambda: httpx.get(f"{self.url}/health/live", timeout=1) is not None  # noqa: E731
-        poll_until(listening, self.process, seconds, lambda: f"server exited early:\n{self.stop()}")
+        poll_until(listening, self.process, seconds, exited)
 
     def wait_ready(self, seconds: float = 300) -> None:
         self.wait_listening(seconds)
@@ -124,11 +147,14 @@ class ServerProcess:
         self.process.send_signal(signal.SIGTERM)
 
     def stop(self) -> str:
-        """Kill if still running; returns what the server printed (empty when it went to a log file)."""
+        """Kill if still running; returns what the server printed (empty when it went to `log_path`)."""
         if self.process.poll() is None:
             self.process.kill()
-        output, _ = self.process.communicate(timeout=30)
-        return output or ""
+        self.process.wait(timeout=30)
+        if not self._log.closed:
+            self._printed = self.output() if self._owns_log else ""
+            self._log.close()  # a temporary log goes with it, so what it held is kept for later calls
+        return self._printed
 
     def __enter__(self) -> ServerProcess:
         return self

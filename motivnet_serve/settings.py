@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
 
+# The closed choices, written once: the detector registry and the CLI take theirs from here.
+DetectorName = Literal["auto", "retinaface", "retinaface-mobilenet", "none"]
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
+DTYPES: tuple[str, ...] = get_args(Dtype)
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+
 
 class Settings(BaseSettings):
-    """Every knob has a default; the README's settings table lists the same names and meanings."""
+    """Every knob and its default, written here only: docs/configuration.md and .env.example are generated
+    from these fields (`python -m motivnet_serve settings-docs --write`), and the deployment files carry
+    only what differs from them."""
 
     model_config = SettingsConfigDict(env_prefix="MOTIVNET_", env_file=None, extra="ignore")
 
     model_dir: str = Field(
         "auto", description="Model folder to serve, or 'auto' (the best one present in the model store)."
     )
-    model_store: Path = Field(REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from.")
+    model_store: Path = Field(
+        REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from; by default the source tree's."
+    )
     device: str = Field(
         "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
     )
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+    dtype: Dtype = Field(
         "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
     )
-    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to ('0.0.0.0' in containers).")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
     max_batch_size: int = Field(8, ge=1, le=1024, description="Most faces in one forward pass.")
     max_batch_delay_ms: float = Field(
@@ -56,6 +68,12 @@ class Settings(BaseSettings):
     )
     video_frames_in_flight: int = Field(
         4, ge=1, description="Sampled frames of one video decoded ahead and classified at once; bounds its share."
+    )
+    max_videos_in_flight: int = Field(
+        2,
+        ge=1,
+        description="Videos /v1/video analyses at once (each spools up to max_video_bytes to /tmp); one more gets "
+        "503 at once.",
     )
     max_streams: int = Field(8, ge=1, description="Open /v1/stream sessions at most; one more is closed with 1013.")
     max_stream_message_bytes: int = Field(
@@ -104,14 +122,14 @@ class Settings(BaseSettings):
     api_keys: str = Field(
         "",
         description="Comma-separated bearer tokens; when set, every route except /health/*, the web page and "
-        "(with metrics_public) /metrics needs one.",
+        "(with metrics_public) /metrics needs 'Authorization: Bearer <key>'.",
     )
     metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
     cors_allow_origins: str = Field(
         "", description="Comma-separated origins allowed to call the API from a browser ('*' for any); none by default."
     )
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
-    detector: Literal["auto", "retinaface", "retinaface-mobilenet", "none"] = Field(
+    detector: DetectorName = Field(
         "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
     )
     detect_workers: int = Field(
@@ -129,23 +147,27 @@ class Settings(BaseSettings):
     crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
     compile: Literal["auto"] | bool = Field(
         "auto",
-        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere; true or false to force it.",
+        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere (and for one-shot CLI "
+        "predict); true or false to force it. If compiling fails, the eager model serves and one error is logged.",
     )
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile mode; 'reduce-overhead' adds CUDA graphs (one per batch size met)."
     )
     compile_cache_dir: str = Field(
         "~/.cache/motivnet/compile",
-        description="Where compiled kernels are kept between starts, one file per model, GPU, torch, dtype and "
-        "mode; empty: no cache.",
+        description="Where compiled kernels are kept between starts, one file per checkpoint, GPU, torch, dtype, "
+        "mode and FP8, saved after warm-up; empty: no cache. Mount it as a volume so restarts skip the compile.",
     )
     fp8: bool = Field(
         False,
         description="Run the encoder's linear layers in FP8 (e4m3, per-row scales); needs an FP8 GPU "
-        "(compute capability 8.9+) and bfloat16.",
+        "(compute capability 8.9+: L4, L40S, H100, H200) and bfloat16, refused at start elsewhere. Check the "
+        "accuracy on a labelled set first.",
     )
-    demo: bool = Field(True, description="Serve the demo page at / (photos, video files, webcam); false: the API only.")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Server log level.")
+    demo: bool = Field(
+        True, description="Serve the demo page at / (photos, video files, webcam); false: the API only, / is 404."
+    )
+    log_level: LogLevel = Field("info", description="Server log level.")
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -154,6 +176,12 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> tuple[str, ...]:
         return _split(self.cors_allow_origins)
+
+    @property
+    def max_temp_bytes(self) -> int:
+        """Most bytes the service may hold in /tmp at once when every limit is reached: the videos being analysed,
+        each spooled whole, and the photo uploads in flight, which the multipart parser spools past 1 MiB."""
+        return self.max_videos_in_flight * self.max_video_bytes + self.max_requests_in_flight * self.max_upload_bytes
 
     @model_validator(mode="after")
     def _budget_fits(self) -> Settings:

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.photos import photo_paths
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_the_gpu_report_runs_end_to_end_on_a_cpu(tmp_path: Path):
     photos = [ROOT / "bench" / "data" / "astronaut.jpg", photo_paths()["multi_face.jpg"]]
     runs_before = set((ROOT / "docs" / "gpu-runs").iterdir())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 PATHS = ["motivnet_serve", "tests", "bench", "docker"]
@@ -21,6 +23,8 @@ def test_ruff_format_is_clean():
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.typecheck
+@pytest.mark.slow
 def test_mypy_strict_is_clean():
     """mypy --strict over motivnet_serve/ with the pydantic plugin (config in pyproject.toml)."""
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -1,4 +1,4 @@
-"""`python -m motivnet_serve ...`: predict, describe, preprocess and serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """
@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from motivnet_serve.backends.emotion.checkpoint import CheckpointError
-from motivnet_serve.backends.emotion.motivnet import count_parameters
+from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
-from motivnet_serve.backends.faces.finder import whole_images
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
+from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
 from motivnet_serve.client import ClientError, MotivNetClient
 from motivnet_serve.core.engine import Engine
@@ -29,7 +29,7 @@ from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.images import Upload, decode_image
 from motivnet_serve.core.loading import build_finder, build_meta_model, build_preprocessor, resolve_model_dir
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, LOG_LEVELS, Settings
 
 USER_ERRORS = (
     ServiceError,
@@ -58,14 +58,14 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     missing = [path for path in args.images if not Path(path).is_file()]
     if missing:
         raise FileNotFoundError(f"no such image file: {missing[0]}")
-    if args.no_detect:
+    if args.no_detect:  # no detector is loaded, and every image is one face
         settings = settings.model_copy(update={"detector": "none"})
     if settings.compile == "auto":  # a one-shot run would spend minutes compiling for a few images
         settings = settings.model_copy(update={"compile": False})
-    _print_answer(asyncio.run(_predict_local(args.images, not args.no_detect, settings)), args.json)
+    _print_answer(asyncio.run(_predict_local(args.images, settings)), args.json)
 
 
-async def _predict_local(paths: list[str], detect: bool, settings: Settings) -> dict[str, Any]:
+async def _predict_local(paths: list[str], settings: Settings) -> dict[str, Any]:
     """The server's own engine without a server: the same batch limit, failure isolation and checks."""
     engine = await Engine.start(settings, Metrics(settings.max_batch_size), warm=False)
     in_flight = asyncio.Semaphore(IMAGES_IN_FLIGHT)
@@ -74,7 +74,7 @@ async def _predict_local(paths: list[str], detect: bool, settings: Settings) -> 
         async with in_flight:
             upload = Upload(path, await asyncio.to_thread(Path(path).read_bytes))
             deadline = time.monotonic() + settings.request_timeout_ms / 1000
-            answer = await engine.classify([upload], detect=detect, deadline=deadline)
+            answer = await engine.classify([upload], detect=True, deadline=deadline)
         return [face.model_dump() for face in answer.images[0]]
 
     try:
@@ -128,10 +128,8 @@ def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
     preprocessor = build_preprocessor(spec, torch.device("cpu"))
     image = _read_image(args.image, settings)
-    if args.detect:
-        found = build_finder(settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
-    else:
-        found = whole_images([image])[0]
+    finder_settings = settings if args.detect else settings.model_copy(update={"detector": "none"})
+    found = build_finder(finder_settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
     out = Path(args.out)
     for index, (face, crop) in enumerate(found):
         path = out if not args.detect else out.with_name(f"{out.stem}_face{index}{out.suffix}")
@@ -155,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = _add(commands, "predict", cmd_predict, "classify the emotion in images")
     predict.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
     predict.add_argument("--no-detect", action="store_true", help="treat each whole image as one face")
-    predict.add_argument("--detector", choices=["auto", "retinaface", "retinaface-mobilenet", "none"])
+    predict.add_argument("--detector", choices=DETECTOR_NAMES)
     predict.add_argument("--json", action="store_true", help="print one JSON document")
     predict.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) instead of loading the model")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
@@ -175,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
     fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
     fetch.set_defaults(handler=cmd_fetch_weights)
+    docs = commands.add_parser("settings-docs", help="check (or --write) docs/configuration.md and .env.example")
+    docs.add_argument("--write", action="store_true", help="regenerate them from the settings instead of checking")
+    docs.set_defaults(handler=cmd_settings_docs)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
     _add_serve_options(serve)
     return parser
@@ -193,7 +194,7 @@ def _add(commands: Subcommands, name: str, handler: Handler, help_text: str) -> 
 
 def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:N, mps or auto")
-    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--dtype", choices=DTYPES)
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--max-batch-size", type=int)
@@ -201,7 +202,7 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue-size", type=int)
     parser.add_argument("--request-timeout-ms", type=float)
     parser.add_argument("--drain-timeout-s", type=float, help="longest graceful drain on SIGTERM, then exit")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=LOG_LEVELS)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slower start)")
 
 

@@ -24,8 +24,6 @@ def cmd_predict_video(args: argparse.Namespace, settings: Settings) -> int:
     """Exit status 2 when the video is refused, or its answer ends with an error line."""
     if not Path(args.video).is_file():
         raise FileNotFoundError(f"no such video file: {args.video}")
-    if args.no_detect:
-        settings = settings.model_copy(update={"detector": "none"})
     if not args.url:
         return asyncio.run(_offline(args, settings))
     status = 0
@@ -38,7 +36,9 @@ def cmd_predict_video(args: argparse.Namespace, settings: Settings) -> int:
 async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     """The server's pipeline without a server: the same decoding window, engine limits and tracker. The video
     is opened (and refused, if it must be) before the model loads."""
-    options = VideoOptions(fps=args.fps, detect=not args.no_detect, max_faces=None, smoothing=0.0)
+    options = VideoOptions(fps=args.fps, detect=True, max_faces=None, smoothing=0.0)
+    if args.no_detect:  # no detector is loaded, and every frame is one face
+        settings = settings.model_copy(update={"detector": "none"})
     status = 0
     with Path(args.video).open("rb") as file:
         reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))

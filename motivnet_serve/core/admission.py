@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol
 
 from motivnet_serve.core.errors import OverloadedError, RequestTooLargeError
 
-ADMISSION_REASONS = ("concurrency", "budget", "request_too_large")
+ADMISSION_REASONS = ("concurrency", "budget", "request_too_large", "videos", "streams")
 
 
 class AdmissionObserver(Protocol):
@@ -76,7 +76,7 @@ class Admission:
         self.max_pixels = max_pixels
         self.wait_s = wait_s
         self._observer = observer
-        self._retry_after = {"Retry-After": str(retry_after_s)}
+        self._retry_after_s = retry_after_s
         self.requests = 0
         self.pixels = 0
         self._freed = asyncio.Event()
@@ -132,7 +132,7 @@ class Admission:
 
     def _refusal(self, why: str) -> OverloadedError:
         self._observer.refused("concurrency")
-        return OverloadedError(f"{why}; retry shortly", dict(self._retry_after))
+        return OverloadedError(f"{why}; retry shortly", retry_after_s=self._retry_after_s)
 
     @asynccontextmanager
     async def reserve(self, pixels: int, deadline: float) -> AsyncIterator[Reservation]:
@@ -159,7 +159,7 @@ class Admission:
                 self._observer.refused("budget")
                 raise OverloadedError(
                     f"no room for {pixels} more pixels ({self.pixels} of {self.max_pixels} in flight); retry shortly",
-                    dict(self._retry_after),
+                    retry_after_s=self._retry_after_s,
                 )
             self._freed.clear()
             try:
@@ -175,3 +175,47 @@ class Admission:
 
     def _report(self) -> None:
         self._observer.in_flight(self.requests, self.pixels)
+
+
+class Sessions:
+    """A cap on long work held open at once (videos analysed, live sessions), one place each for its whole
+    length. One over the cap is refused at once rather than queued: a place frees when a video ends or a
+    camera hangs up, minutes later, far past any deadline a client would wait on.
+
+    Args:
+        kind: what is counted, plural, as the refusal names it (`"videos"`, `"streams"`).
+        limit: places at most.
+        observer: counts each refusal under `kind`.
+        on_change: receives the number open after each change (a gauge).
+        retry_after_s: the Retry-After a refused client is told.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        limit: int,
+        observer: AdmissionObserver,
+        on_change: Callable[[int], None],
+        retry_after_s: int = 1,
+    ) -> None:
+        self.kind = kind
+        self.limit = limit
+        self.open = 0
+        self._observer = observer
+        self._on_change = on_change
+        self._retry_after_s = retry_after_s
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """One place for the block, or `OverloadedError` when all `limit` are taken."""
+        if self.open >= self.limit:
+            self._observer.refused(self.kind)
+            why = f"at most {self.limit} {self.kind} at once; retry later"
+            raise OverloadedError(why, retry_after_s=self._retry_after_s)
+        self.open += 1
+        self._on_change(self.open)
+        try:
+            yield
+        finally:
+            self.open -= 1
+            self._on_change(self.open)

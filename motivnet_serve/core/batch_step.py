@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from motivnet_serve.backends.emotion.predictor import Predictor
+from motivnet_serve.backends.faces.finder import warmup_frame
 from motivnet_serve.core.errors import InferenceError
 from motivnet_serve.core.runtime import use_threads
 
@@ -82,7 +83,7 @@ class BatchStep:
         """A forward at each batch size, so the first requests meet warm kernels and allocator (and a
         compiled model has compiled everything it will keep for the next start)."""
         start = time.perf_counter()
-        face = torch.full((480, 640, 3), 128, dtype=torch.uint8)
+        face = warmup_frame()
         self._take_threads()
         for size in sizes:
             self.predictor.predict(self.predictor.preprocess([face] * size))

@@ -246,17 +246,21 @@ class DynamicBatcher:
             raise
         return _outcome(futures)
 
-    def _admit(self, count: int, deadline: float) -> None:
-        """Fails fast, before anything is queued, so a rejected request costs the server nothing."""
+    def check_accepting(self) -> None:
+        """The 503 for work offered while the batcher takes none (stopping, or its worker gone)."""
         if not self.accepting:
             reason = "server is shutting down" if self._stopping else "the batcher is not running"
             raise NotReadyError(f"{reason}; retry in a moment or on another replica")
+
+    def _admit(self, count: int, deadline: float) -> None:
+        """Fails fast, before anything is queued, so a rejected request costs the server nothing."""
+        self.check_accepting()
         if len(self._queue) + count > self._max_queue_size:
             self._observer.rejected("queue_full", count)
             raise QueueFullError(
                 f"the queue cannot take {count} more items ({len(self._queue)}/{self._max_queue_size} "
                 f"waiting); retry after {self._retry_after_s} s or send fewer faces per request",
-                headers={"Retry-After": str(self._retry_after_s)},
+                retry_after_s=self._retry_after_s,
             )
         if deadline <= self._clock():
             self._observer.rejected("timeout", count)

@@ -2,8 +2,10 @@
 
 `start` loads and warms the model and starts its batcher; `classify` turns images into labelled faces;
 `describe` says what is served; `accepting` says whether work is taken; `drain` finishes queued work and
-stops. The batcher, the face finder, the predictor and the metrics are the engine's own parts: nothing
-outside this module reaches them, so batch limits, failure isolation and fairness hold on every path.
+stops. The batcher, the face finder and the predictor are the engine's own parts: nothing outside this
+module reaches them, so batch limits, failure isolation and fairness hold on every path. The metrics are
+not private: whoever starts the engine (the app, the CLI) makes the `Metrics` and hands it in, and the HTTP
+middleware and the video and live pipelines record into the same object, so every path counts in one registry.
 """
 
 from __future__ import annotations
@@ -12,20 +14,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import torch
 
 from motivnet_serve.backends.emotion.predictor import Predictor
 from motivnet_serve.backends.faces.finder import FaceFinder, FoundFace
-from motivnet_serve.core.admission import Admission, Reservation
+from motivnet_serve.core.admission import Admission, Reservation, Sessions
 from motivnet_serve.core.background import run_in_background
 from motivnet_serve.core.batch_step import BatchStep, warmup_sizes
 from motivnet_serve.core.batching import DynamicBatcher, Timing
-from motivnet_serve.core.errors import DeadlineExceededError, NotReadyError, ServiceError
+from motivnet_serve.core.errors import DeadlineExceededError, ServiceError
 from motivnet_serve.core.fair_executor import FairExecutor
 from motivnet_serve.core.images import Upload, decode_image, image_pixels
 from motivnet_serve.core.loading import acceleration_of, build_finder, load_predictor
@@ -48,6 +50,8 @@ class Classified:
 
     model: str
     images: list[list[FacePrediction]]
+    sizes: list[tuple[int, int]]
+    """Each image's (width, height) as decoded (upright), for callers that place its faces in the frame."""
     detection_s: float
     queue_s: float
     inference_s: float
@@ -103,6 +107,10 @@ class Engine:
             wait_s=settings.admission_wait_ms / 1000,
             observer=metrics,
         )
+        self._sessions = {
+            "video": Sessions("videos", settings.max_videos_in_flight, metrics, metrics.videos_active.set),
+            "stream": Sessions("streams", settings.max_streams, metrics, metrics.streams_active.set),
+        }
         metrics.watch_device(device)
 
     @classmethod
@@ -138,14 +146,17 @@ class Engine:
             max_queue_size=self._settings.max_queue_size,
             request_timeout_ms=self._settings.request_timeout_ms,
         )
-        return ModelDescription(
-            **self._predictor.info.model_dump(), detector=self._finder.detector.name, batching=batching
-        )
+        return ModelDescription(**self._predictor.info.model_dump(), detector=self._finder.name, batching=batching)
 
     def admit(self, deadline: float) -> AbstractAsyncContextManager[None]:
         """A request in flight for the block (enter it before reading the body); at the cap it waits in line
         until `deadline`, and gets 503 at once when the line is full."""
         return self._admission.request(deadline)
+
+    def session(self, kind: Literal["video", "stream"]) -> AbstractContextManager[None]:
+        """A video or live session open for the block; beyond `max_videos_in_flight` videos or `max_streams`
+        sessions, 503 at once (`OverloadedError`). Their frames then take pixels like any request's images."""
+        return self._sessions[kind].hold()
 
     async def classify(
         self,
@@ -171,17 +182,18 @@ class Engine:
         start = time.monotonic()
         timing = Timing()
         headers_to_read = any(not isinstance(image, torch.Tensor) for image in images)
-        sizes = await self._off_loop(self._on_thread(self._pixels, images)) if headers_to_read else self._pixels(images)
-        async with self._admission.reserve(sum(sizes), deadline) as reservation:
+        sized = await self._off_loop(self._on_thread(self._pixels, images)) if headers_to_read else self._pixels(images)
+        async with self._admission.reserve(sum(sized), deadline) as reservation:
             with self._batcher.incoming() as arrival:
                 detectors = self._background_detectors if background else self._detectors
                 turn = _Turn(group if group is not None else object(), detectors, detect, max_faces)
-                found, detection_s = await self._prepare(images, turn, deadline, reservation)
+                found, sizes, detection_s = await self._prepare(images, turn, deadline, reservation)
                 crops = [crop for faces in found for _, crop in faces]
                 rows = await arrival.submit(crops, deadline, timing, turn.group)
         return Classified(
             model=self._predictor.info.name,
             images=self._label(found, rows),
+            sizes=sizes,
             detection_s=detection_s,
             queue_s=timing.queue_s,
             inference_s=timing.inference_s,
@@ -196,10 +208,11 @@ class Engine:
 
     async def _prepare(
         self, images: Sequence[ImageInput], turn: _Turn, deadline: float, reservation: Reservation
-    ) -> tuple[list[list[FoundFace]], float]:
+    ) -> tuple[list[list[FoundFace]], list[tuple[int, int]], float]:
         """Decodes and detects image by image; each image's pixels leave the budget once only its crops
-        remain. Returns the faces per image and the seconds spent detecting."""
+        remain. Returns the faces and the (width, height) per image, and the seconds spent detecting."""
         found: list[list[FoundFace]] = []
+        sizes: list[tuple[int, int]] = []
         held = reservation.pixels
         detection_s = 0.0
         for image in images:
@@ -208,18 +221,21 @@ class Engine:
                 image if isinstance(image, torch.Tensor) else await self._off_loop(self._on_thread(self._decode, image))
             )
             self._check(deadline, "finding faces")
-            self._check_accepting()
+            # A request still decoding when the drain began is refused before detection: the detection threads
+            # stop once the batcher has answered its queue (no await lies between this check and the submit).
+            self._batcher.check_accepting()
             detect_start = time.monotonic()
             detecting = turn.detectors.submit(turn.group, self._find_faces, pixels, turn.detect)
             faces = (await self._off_loop(asyncio.wrap_future(detecting)))[: turn.max_faces]
             detection_s += time.monotonic() - detect_start if turn.detect else 0.0
             held += sum(crop.shape[0] * crop.shape[1] for _, crop in faces) - pixels.shape[0] * pixels.shape[1]
+            sizes.append((pixels.shape[1], pixels.shape[0]))
             del pixels
             reservation.shrink_to(held)
             found.append(faces)
         if turn.detect:
             self._metrics.detection_seconds.observe(detection_s)
-        return found, detection_s
+        return found, sizes, detection_s
 
     def _check(self, deadline: float, stage: str) -> None:
         """The deadline covers decoding and detection too; a request past it is counted and answered 504."""
@@ -229,13 +245,6 @@ class Engine:
                 f"the request's deadline passed before {stage}; the server is busy: retry later or allow a "
                 "longer timeout"
             )
-
-    def _check_accepting(self) -> None:
-        """A request still decoding when the server began to drain is refused before detection, since the
-        detection threads stop once the batcher has answered its queue (no await lies between this check and
-        the submit that follows it)."""
-        if not self._batcher.accepting:
-            raise NotReadyError("the server is shutting down; retry in a moment or on another replica")
 
     def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
         """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""
@@ -273,9 +282,9 @@ class Engine:
         return [[FacePrediction.of(face, labels, next(row_iter).tolist()) for face, _ in faces] for faces in found]
 
     def _forward_threads(self) -> int:
-        """The forward's torch threads as it starts: the cores that running detections leave (CPU only)."""
+        """The forward's torch threads as it starts: the cores that busy detection workers leave (CPU only)."""
         assert self._threads is not None
-        return self._threads.forward_threads(self._detectors.running + self._background_detectors.running)
+        return self._threads.forward_threads(self._detectors.busy_workers + self._background_detectors.busy_workers)
 
     def _warmup(self) -> None:
         """A detection and a forward at each batch size before the first request meets them."""
@@ -299,5 +308,5 @@ def _named(upload: Upload, read: Callable[[bytes, int], T], limit: int) -> T:
     try:
         return read(upload.data, limit)
     except ServiceError as exc:
-        name = f"{upload.filename!r}" if upload.filename else "the body"
+        name = f"{upload.filename!r}" if upload.filename else upload.unnamed
         raise type(exc)(f"{name}: {exc.message}", exc.headers) from None

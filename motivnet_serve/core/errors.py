@@ -11,12 +11,13 @@ class ServiceError(Exception):
     status: int = 400
     code: str = "bad_request"
 
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, headers: dict[str, str] | None = None, *, retry_after_s: int = 1) -> None:
+        """Every 503 says when to come back (`Retry-After`, seconds): set here and nowhere else."""
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
-        if self.status == 503:  # every 503 says when to come back
-            self.headers.setdefault("Retry-After", "1")
+        if self.status == 503:
+            self.headers.setdefault("Retry-After", str(retry_after_s))
 
 
 class UnauthorizedError(ServiceError):
@@ -117,9 +118,6 @@ class ModelFailureError(ServiceError):
     503 with Retry-After; the worker carries on with the next batch."""
 
     status, code = 503, "model_failed"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, {"Retry-After": "1"})
 
 
 class ClientClosedError(ServiceError):

@@ -55,6 +55,12 @@ class FairExecutor:
         """Calls running now (read without the lock: a thread-safe int, a moment's view is all it promises)."""
         return self._running
 
+    @property
+    def busy_workers(self) -> int:
+        """Workers running a call or about to take a queued one: what a forward starting now will share the
+        CPU with during its run (a detection queued now starts within milliseconds). A moment's view."""
+        return min(len(self._threads), self._running + len(self._queue))
+
     def shutdown(self) -> None:
         """Refuses new calls, finishes the queued ones, and waits for the threads to end."""
         with self._changed:

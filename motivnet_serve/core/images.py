@@ -39,6 +39,8 @@ class Upload:
 
     filename: str | None
     data: bytes
+    unnamed: str = "the body"
+    """What an error calls an upload without a file name (a raw body, a live frame)."""
 
 
 def image_pixels(data: bytes, max_pixels: int) -> int:

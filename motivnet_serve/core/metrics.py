@@ -10,6 +10,7 @@ import torch
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 from motivnet_serve.core.admission import ADMISSION_REASONS
+from motivnet_serve.core.batch_step import warmup_sizes
 
 REJECT_REASONS = ("queue_full", "timeout", "cancelled")
 REQUEST_REJECT_REASONS = (*ADMISSION_REASONS, "timeout", "connections")
@@ -24,12 +25,8 @@ INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 
 
 def batch_size_buckets(max_batch_size: int) -> tuple[float, ...]:
-    """1, 2, 4, ... up to the largest batch, so every bucket can fill."""
-    buckets, size = [], 1
-    while size < max_batch_size:
-        buckets.append(float(size))
-        size *= 2
-    return (*buckets, float(max_batch_size))
+    """The batch sizes warm-up runs (1, 2, 4, ... and the largest), so every bucket can fill."""
+    return tuple(float(size) for size in warmup_sizes(max_batch_size))
 
 
 class Metrics:
@@ -93,6 +90,7 @@ class Metrics:
         )
         self.video_frames = Counter("motivnet_video_frames", "Sampled video frames analysed.", registry=r)
         self.streams_active = Gauge("motivnet_streams_active", "Open /v1/stream sessions.", registry=r)
+        self.videos_active = Gauge("motivnet_videos_active", "Videos /v1/video is analysing.", registry=r)
         self.stream_frames = Counter(
             "motivnet_stream_frames", "Live stream frames by outcome.", ["outcome"], registry=r
         )

@@ -4,6 +4,7 @@ schema, so the two cannot drift."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -28,8 +29,14 @@ class FacePrediction(BaseModel):
 
     @classmethod
     def of(cls, face: Face, labels: Sequence[str], row: Sequence[float]) -> FacePrediction:
-        best = max(range(len(row)), key=row.__getitem__)
-        return cls(**face.as_dict(), label=labels[best], probabilities=dict(zip(labels, row)))
+        return cls(**face.as_dict(), **labelled(labels, row))
+
+
+def labelled(labels: Sequence[str], row: Sequence[float]) -> dict[str, Any]:
+    """`label` (the most probable; the first of a tie) and every probability by name: a face's answer, or a
+    track's mean over its frames."""
+    best = max(range(len(row)), key=row.__getitem__)
+    return {"label": labels[best], "probabilities": dict(zip(labels, row))}
 
 
 class BatchingInfo(BaseModel):

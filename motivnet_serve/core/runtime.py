@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from motivnet_serve.settings import DTYPES
+
+TORCH_DTYPES: dict[str, torch.dtype] = {name: getattr(torch, name) for name in DTYPES if name != "auto"}
+"""The settings' dtype words (their one list) as torch dtypes; each word names a `torch` attribute."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -32,7 +35,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """'auto' is bfloat16 on CUDA (tensor cores, fp32 range) and float32 elsewhere (fast CPU kernels)."""
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return DTYPES[name]
+    return TORCH_DTYPES[name]
 
 
 MAX_AUTO_DETECT_WORKERS = 4
@@ -77,12 +80,14 @@ class ThreadPolicy:
     """How the CPU's cores are split between the emotion model's forward and the detection workers.
 
     Each detection worker runs torch on `detect_threads` of its own: a small detector gains more from a second
-    image than from a second thread. The forward takes every core the detection workers leave free when it
-    starts: a MotivNet-shaped transformer is compute-bound and ran 2.0x faster on two free cores than on one,
-    while giving it one core of two whenever detection *might* run halved the served rate (issue 19); a
-    frozen mini-Xception gained 1.6x at batch 8 on two free threads, but ran 7x slower on two beside a busy
-    core, so it never takes a core a running detection holds. A forward's thread count is chosen as it
-    starts, so a detection starting during it may briefly share; other processes' load is not seen.
+    image than from a second thread. The forward takes every core that detection workers leave free when it
+    starts, counting a worker busy while it runs a detection or has one queued for it: a MotivNet-shaped
+    transformer is compute-bound and ran 2.0x faster on two free cores than on one, while giving it one core
+    of two whenever detection *might* run halved the served rate (issue 19); a frozen mini-Xception gained
+    1.6x at batch 8 on two free threads, but ran 7x slower on two beside a busy core. Counting only the
+    detections already running let a video's forward take both cores just before its next frame's detection
+    started (the video pipeline always has one queued), so queued detections count too. Other processes'
+    load is not seen.
     """
 
     cores: int
@@ -95,7 +100,7 @@ class ThreadPolicy:
         return cls(cores, detect_workers, max(1, cores // detect_workers))
 
     def forward_threads(self, detecting: int) -> int:
-        """The forward's threads while `detecting` detection calls run: the cores they leave, at least one."""
+        """The forward's threads while `detecting` detection workers are busy: the cores they leave, at least one."""
         return max(1, self.cores - detecting * self.detect_threads)
 
     def describe(self) -> str:

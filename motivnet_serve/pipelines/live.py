@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ModelFailureError, ServiceError, UploadTooLargeError
-from motivnet_serve.core.images import decode_image
+from motivnet_serve.core.images import Upload, image_pixels
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.core.results import FacePrediction
 from motivnet_serve.pipelines.tracks import Tracks
@@ -131,9 +131,9 @@ class LiveSession:
 
     async def _classify(self, frame: Frame) -> None:
         try:
-            pixels = await asyncio.to_thread(decode_image, frame.data, self._limits.max_frame_pixels)
-            classified = await self._engine.classify(
-                [pixels],
+            await asyncio.to_thread(image_pixels, frame.data, self._limits.max_frame_pixels)  # the frame's own limit
+            classified = await self._engine.classify(  # reserves the frame's pixels, then decodes it
+                [Upload(None, frame.data, unnamed=f"frame {frame.number}")],
                 detect=self._config.detect,
                 deadline=frame.received + self._limits.frame_timeout_s,
                 max_faces=self._config.max_faces,
@@ -145,7 +145,7 @@ class LiveSession:
         except Exception as exc:  # noqa: BLE001 - the frame still gets its one reply, and the session goes on
             self._finish(frame, error=self._unexpected(exc, frame.number))
             return
-        frame.size = (pixels.shape[1], pixels.shape[0])
+        frame.size = classified.sizes[0]
         self._finish(frame, faces=classified.images[0])
 
     def _unexpected(self, exc: Exception, number: int) -> ServiceError:

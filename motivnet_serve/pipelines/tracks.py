@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from motivnet_serve.core.results import FacePrediction
+from motivnet_serve.core.results import FacePrediction, labelled
 from motivnet_serve.pipelines.tracking import Box, FaceTracker
 
 
@@ -55,7 +55,7 @@ class Tracks:
             row = [self._smoothing * old + (1 - self._smoothing) * new for old, new in zip(previous, row)]
         self._smoothed[track_id] = row
         answer = face.model_dump()
-        answer.update(self._labelled(row))
+        answer.update(labelled(self._labels, row))
         return {"track_id": track_id, **answer}
 
     def _count(self, track_id: int, row: list[float], time_ms: float) -> None:
@@ -67,11 +67,7 @@ class Tracks:
     def _summarise(self, track_id: int, totals: TrackTotals) -> dict[str, Any]:
         mean = [total / totals.frames for total in totals.sums]
         span = {"first_ms": totals.first_ms, "last_ms": totals.last_ms, "frames": totals.frames}
-        return {"track_id": track_id, **span, **self._labelled(mean)}
-
-    def _labelled(self, row: list[float]) -> dict[str, Any]:
-        best = max(range(len(row)), key=row.__getitem__)
-        return {"label": self._labels[best], "probabilities": dict(zip(self._labels, row))}
+        return {"track_id": track_id, **span, **labelled(self._labels, mean)}
 
 
 def _box(values: list[float]) -> Box:

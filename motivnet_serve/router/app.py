@@ -53,8 +53,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     state.draining = True
     await loader
-    if state.engine is not None:
-        await asyncio.wait([asyncio.ensure_future(state.engine.drain())], timeout=state.settings.drain_timeout_s)
+    await state.drain(state.settings.drain_timeout_s)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -60,10 +60,8 @@ class DrainingServer(uvicorn.Server):
     async def _drain(self, sig: int, frame: FrameType | None) -> None:
         """Queued work first, then open requests, all within `drain_timeout_s`."""
         give_up = time.monotonic() + self.state.settings.drain_timeout_s
-        engine = self.state.engine
-        if engine is not None:
-            _, pending = await asyncio.wait([asyncio.ensure_future(engine.drain())], timeout=_left(give_up))
-            log.warning("queue drained; shutting down" if not pending else "drain timeout: closing with work queued")
+        drained = await self.state.drain(_left(give_up))
+        log.warning("queue drained; shutting down" if drained else "drain timeout: closing with work queued")
         self.config.timeout_graceful_shutdown = _left(give_up)  # type: ignore[assignment]  # uvicorn takes seconds
         super().handle_exit(sig, frame)
 

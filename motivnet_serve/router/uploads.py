@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Request
+from starlette.datastructures import FormData
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
@@ -54,9 +56,34 @@ async def limited_body(
         raise ClientClosedError("client disconnected while sending the body") from None
 
 
+def media_type(request: Request) -> str:
+    """The request's content type without its parameters (the multipart boundary), lower-case; '' if none."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@asynccontextmanager
+async def parsed_form(
+    request: Request, body: AsyncGenerator[bytes, None], max_files: int, expected: str, too_many: str | None = None
+) -> AsyncIterator[FormData]:
+    """The multipart form, its spooled files closed on exit. Starlette's parser spools file parts to disk past
+    1 MiB, so an upload never sits whole in memory. A malformed body is a 400 that names what was `expected`;
+    more than `max_files` parts is a 413 saying `too_many`, when given (else malformed too)."""
+    parser = MultiPartParser(request.headers, body, max_files=max_files, max_fields=max_files)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        if too_many is not None and "Too many files" in exc.message:
+            raise TooManyFilesError(too_many) from None
+        raise ServiceError(f"malformed multipart body{expected}: {exc.message}") from None
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
 async def read_uploads(request: Request, settings: Settings, deadline: float) -> list[Upload]:
     """Images from a multipart form (parts named `file`) or from a raw `image/*` body, in upload order."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     body = limited_body(request, settings.max_upload_bytes, deadline, settings.body_timeout_s)
     if content_type == "multipart/form-data":
         uploads = await _read_multipart(request, body, settings.max_files_per_request)
@@ -72,15 +99,6 @@ async def read_uploads(request: Request, settings: Settings, deadline: float) ->
 
 
 async def _read_multipart(request: Request, body: AsyncGenerator[bytes, None], max_files: int) -> list[Upload]:
-    parser = MultiPartParser(request.headers, body, max_files=max_files, max_fields=max_files)
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        if "Too many files" in exc.message:
-            raise TooManyFilesError(f"at most {max_files} files per request") from None
-        raise ServiceError(f"malformed multipart body: {exc.message}") from None
-    try:
+    async with parsed_form(request, body, max_files, "", f"at most {max_files} files per request") as form:
         files = [part for part in form.getlist(FILE_FIELD) if not isinstance(part, str)]
         return [Upload(part.filename, await part.read()) for part in files]
-    finally:
-        await form.close()

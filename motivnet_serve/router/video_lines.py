@@ -35,6 +35,7 @@ async def video_lines(
     """The answer's lines; awaiting this returns once the first line is ready (or raises what stopped it)."""
     stack = AsyncExitStack()
     try:
+        stack.enter_context(engine.session("video"))
         file = await stack.enter_async_context(spooled_video(request, settings))
         reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
         lines = VideoAnalysis(engine, reader, options, Pacing.of(settings), metrics).lines()

@@ -11,10 +11,9 @@ from typing import BinaryIO
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
-from motivnet_serve.core.errors import NoVideoError, ServiceError, UnsupportedVideoError
-from motivnet_serve.router.uploads import FILE_FIELD, limited_body
+from motivnet_serve.core.errors import NoVideoError, UnsupportedVideoError
+from motivnet_serve.router.uploads import FILE_FIELD, limited_body, media_type, parsed_form
 from motivnet_serve.settings import Settings
 
 RAW_TYPES = ("application/octet-stream",)
@@ -26,7 +25,7 @@ async def spooled_video(request: Request, settings: Settings) -> AsyncIterator[B
 
     A video may take as long to upload as it may last (`max_video_seconds`); a pause longer than
     `body_timeout_s` ends it with 408 at once."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     deadline = time.monotonic() + settings.max_video_seconds
     body = limited_body(request, settings.max_video_bytes, deadline, settings.body_timeout_s)
     if content_type == "multipart/form-data":
@@ -46,16 +45,8 @@ async def spooled_video(request: Request, settings: Settings) -> AsyncIterator[B
 
 @asynccontextmanager
 async def _multipart_file(request: Request, body: AsyncGenerator[bytes, None]) -> AsyncIterator[BinaryIO]:
-    """Starlette's parser spools file parts to disk past 1 MiB, so the video never sits whole in memory."""
-    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=1)
-    try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        raise ServiceError(f"malformed multipart body (one 'file' part expected): {exc.message}") from None
-    try:
+    async with parsed_form(request, body, 1, " (one 'file' part expected)") as form:
         part = form.get(FILE_FIELD)
         if not isinstance(part, UploadFile):
             raise NoVideoError("no video received: send a 'file' part, or the video as the body")
         yield part.file
-    finally:
-        await form.close()

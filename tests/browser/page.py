@@ -35,11 +35,17 @@ def show_mode(driver, mode: str) -> None:
     driver.find_element("css selector", f"[data-mode='{mode}']").click()
 
 
-def downloaded(folder: Path, name: str, seconds: float = 30):
-    """A file the page saved (a JSON one parsed), once Chromium has finished writing it."""
+def downloaded(driver, folder: Path, button: str, name: str, seconds: float = 30):
+    """The file a download button saved (a JSON one parsed), once it holds every byte the page offered.
+
+    Existing is not enough: Chromium creates the file empty at once and moves the finished download over it
+    later, so a file read as soon as it exists can be empty. The button's `data-bytes` says how many bytes the
+    page offered, and the file is whole when it has that many and no `.crdownload` is left in the folder.
+    """
+    size = int(wait_for(driver, f"document.getElementById('{button}').dataset.bytes", seconds))
     path = folder / name
     deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{name} was not downloaded"
+    while not (path.is_file() and path.stat().st_size == size and not any(folder.glob("*.crdownload"))):
+        assert time.monotonic() < deadline, f"{name} did not reach the {size} bytes offered in {seconds} s"
         time.sleep(0.05)
     return json.loads(path.read_text()) if name.endswith(".json") else path.read_text()

@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 from bench.server_process import ServerProcess
 from tests.browser.page import MODEL_SHOWN, VISIBLE_ERROR, console_errors, wait_for
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 KEY = "page-test-key"
 

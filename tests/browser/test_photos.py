@@ -12,7 +12,7 @@ from selenium.webdriver import ActionChains
 from tests.browser.conftest import save_screenshot
 from tests.browser.page import VISIBLE_ERROR, console_errors, open_page, wait_for
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 
 def shown_boxes(driver) -> list[list]:

@@ -14,7 +14,7 @@ from tests.browser.clips import pan, write_webm
 from tests.browser.conftest import save_screenshot
 from tests.browser.page import console_errors, downloaded, open_page, show_mode, wait_for
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 
 def api_video_lines(url: str, clip: Path, fps: int) -> list[dict]:
@@ -50,10 +50,10 @@ def test_video_file_shows_progress_timelines_tracks_and_overlay(server, open_bro
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.find_element("id", "video-csv").click()
     driver.find_element("id", "video-json").click()
-    saved = downloaded(downloads, "motivnet-video.json")
+    saved = downloaded(driver, downloads, "video-json", "motivnet-video.json")
     assert [(f["frame"], len(f["faces"])) for f in saved["frames"]] == [(f["frame"], len(f["faces"])) for f in frames]
     assert [t["track_id"] for t in saved["summary"]["tracks"]] == [t["track_id"] for t in summary["tracks"]]
-    csv_rows = downloaded(downloads, "motivnet-video.csv").splitlines()
+    csv_rows = downloaded(driver, downloads, "video-csv", "motivnet-video.csv").splitlines()
     assert csv_rows[0].startswith("frame,time_ms,track_id,x1,y1,x2,y2,score,label,Neutral,Happiness,")
     assert len(csv_rows) == 1 + sum(len(frame["faces"]) for frame in frames)
     save_screenshot(driver, "video")

@@ -16,7 +16,7 @@ from tests.browser.page import VISIBLE_ERROR, console_errors, open_page, show_mo
 from tests.corpus import ONE
 from tests.footage import frame
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 
 def test_webcam_streams_frames_and_draws_live_boxes(server, open_browser, group_photo, tmp_path):

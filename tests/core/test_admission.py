@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from motivnet_serve.core.admission import Admission
+from motivnet_serve.core.admission import Admission, Sessions
 from motivnet_serve.core.errors import OverloadedError, RequestTooLargeError
 
 
@@ -166,3 +166,17 @@ def test_budget_refuses_after_its_short_wait():
         assert gate.pixels == 0
 
     asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_sessions_beyond_the_cap_are_refused_at_once_and_places_come_back():
+    seen, open_counts = Seen(), []
+    videos = Sessions("videos", 2, seen, open_counts.append, retry_after_s=3)
+    with videos.hold(), videos.hold():
+        with pytest.raises(OverloadedError) as refused, videos.hold():
+            pass
+        assert refused.value.message == "at most 2 videos at once; retry later"
+        assert refused.value.headers["Retry-After"] == "3"
+    with videos.hold():
+        assert videos.open == 1
+    assert seen.refusals == ["videos"]
+    assert open_counts == [1, 2, 1, 0, 1, 0]

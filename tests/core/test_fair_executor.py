@@ -107,3 +107,20 @@ def test_running_counts_calls_until_their_work_returns_before_the_caller_hears()
     gate.set()
     executor.shutdown()
     assert executor.running == 0
+
+
+def test_busy_workers_count_queued_calls_up_to_the_number_of_workers():
+    """A queued detection is about to take a core, so a forward starting now must not count that core free."""
+    executor = FairExecutor(2, "test")
+    assert executor.busy_workers == 0
+    first = _held(executor)
+    assert executor.busy_workers == 1
+    second = _held(executor)
+    queued = [executor.submit("queued", int) for _ in range(3)]
+    assert executor.busy_workers == 2, "two running and three queued still occupy only the two workers"
+    first.set()
+    second.set()
+    for future in queued:
+        future.result(WAIT_S)
+    executor.shutdown()
+    assert executor.busy_workers == 0

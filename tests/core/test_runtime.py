@@ -1,5 +1,6 @@
 """CPU sharing: a container's CPU quota caps the detection workers and torch's threads, as the cores do; the
-forward takes the cores detection leaves, and each thread's torch thread count is its own."""
+forward takes the cores detection leaves, and each thread's torch thread count is its own. And every dtype
+word the settings accept resolves to a torch dtype."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from motivnet_serve.core.runtime import ThreadPolicy, cgroup_cpu_quota, resolve_detect_workers, use_threads
+from motivnet_serve.core.runtime import (
+    ThreadPolicy,
+    cgroup_cpu_quota,
+    resolve_detect_workers,
+    resolve_dtype,
+    use_threads,
+)
+from motivnet_serve.settings import DTYPES
 
 WAIT_S = 30
 
@@ -58,3 +66,9 @@ def test_a_threads_torch_thread_count_is_its_own():
     for thread in threads:
         thread.join(WAIT_S)
     assert seen == {1: 1, 3: 3}
+
+
+@pytest.mark.parametrize("name", DTYPES)
+def test_every_dtype_the_settings_accept_resolves(name: str):
+    resolved = resolve_dtype(name, torch.device("cpu"))
+    assert resolved == (torch.float32 if name == "auto" else getattr(torch, name))

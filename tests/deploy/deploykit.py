@@ -48,6 +48,8 @@ METRICS = (
     }
 )
 SETTINGS_FIELDS = frozenset(Settings.model_fields)
+TORCH_VERSION = re.findall(r"^TORCH_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)[0]
+"""The one torch version: what `make setup` installs for the tests, and what the image's base must carry."""
 
 METRIC_TOKEN = re.compile(r"\bmotivnet_[a-z0-9_]+")
 HISTOGRAM_SUFFIX = re.compile(r"_(bucket|sum|count)$")
@@ -60,6 +62,18 @@ def env_name(field: str) -> str:
 def field_name(env: str) -> str:
     assert env.startswith("MOTIVNET_"), env
     return env.removeprefix("MOTIVNET_").lower()
+
+
+def effective_settings(env: dict[str, str]) -> Settings:
+    """What the service runs with when a deployment file sets `env` (MOTIVNET_X -> value): the rest are defaults."""
+    return Settings(**{field_name(key): value for key, value in env.items()})
+
+
+def assert_not_defaults(values: dict[str, str]) -> None:
+    """A deployment file names a setting only to change it, so a changed default never needs an edit there."""
+    parsed = Settings(**values)
+    repeated = [name for name in values if getattr(parsed, name) == Settings.model_fields[name].default]
+    assert not repeated, f"these only repeat the code's defaults; leave them out: {sorted(repeated)}"
 
 
 def metrics_in(expr: str) -> set[str]:

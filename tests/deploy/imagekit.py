@@ -12,11 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from deploykit import REPO
+from deploykit import REPO, TORCH_VERSION
 from enginekit import CACHE, Engine
 
 BASE_RECIPE = Path(__file__).resolve().parent / "image" / "bookworm-torch.sh"
-TORCH = "torch==2.13.0"
+TORCH = f"torch=={TORCH_VERSION}"  # the stand-in base gets the CPU build of the image's torch
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BASE_REPOSITORY = "motivnet-test-base"
 SERVE_IMAGE = "motivnet-serve:image-test"

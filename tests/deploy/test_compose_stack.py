@@ -26,7 +26,7 @@ from enginekit import Engine
 from bench.server_process import free_port
 from tests.photos import HAND_BOXES, photo_paths
 
-pytestmark = pytest.mark.usefixtures("deadline")
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("deadline")]
 PROJECT = "motivnet-image-test"
 FILES = ("docker-compose.yml", "docker-compose.cpu.yml")
 UP_SECONDS = 180

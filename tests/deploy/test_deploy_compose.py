@@ -1,4 +1,4 @@
-"""docker-compose.yml, docker-compose.cpu.yml and .env.example: GPU, health, drain, and every setting."""
+"""docker-compose.yml, docker-compose.cpu.yml and .env.example: GPU, health, drain, and only non-default settings."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from deploykit import (
     ROUTES,
     SETTINGS_FIELDS,
     Reset,
-    env_name,
+    assert_not_defaults,
+    effective_settings,
     field_name,
     find_tool,
     run_tool,
     seconds,
 )
 
-from motivnet_serve.settings import Settings
-
 INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
-# Where a container must differ from the code's defaults; everything else keeps them.
+# Where a container must differ from the code's defaults; everything else keeps them (docker-compose.yml and the
+# k8s ConfigMap set exactly these).
 CONTAINER_VALUES = {
     "model_dir": "/opt/motivnet/model_store/motivnet",
     "model_store": "/opt/motivnet/model_store",
@@ -49,30 +49,21 @@ def defaults(compose: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def test_every_setting_is_passable_from_env(compose: dict[str, Any]) -> None:
-    keys = {key for key in service_env(compose) if key.startswith("MOTIVNET_")}
-    unknown = {key for key in keys if field_name(key) not in SETTINGS_FIELDS}
-    missing = {env_name(field) for field in SETTINGS_FIELDS} - keys
+def test_compose_sets_only_settings_that_differ_from_the_defaults(compose: dict[str, Any]) -> None:
+    values = {field_name(key): value for key, value in defaults(compose).items()}
+    unknown = set(values) - SETTINGS_FIELDS
     assert not unknown, f"not fields of motivnet_serve.settings.Settings: {sorted(unknown)}"
-    assert not missing, f"add to docker-compose.yml environment and .env.example: {sorted(missing)}"
-    defaults(compose)
+    assert values == CONTAINER_VALUES, "docker-compose.yml sets what a container needs, nothing else"
+    assert_not_defaults(values)
 
 
-def test_env_example_lists_every_setting_with_the_compose_default(
-    compose: dict[str, Any], env_example: dict[str, str]
-) -> None:
-    ours = {key: value for key, value in env_example.items() if key.startswith("MOTIVNET_")}
-    assert {field_name(key) for key in ours} == SETTINGS_FIELDS
-    assert ours == defaults(compose), ".env.example and docker-compose.yml defaults disagree"
+def test_every_setting_reaches_the_service_from_env(compose: dict[str, Any]) -> None:
+    assert compose["services"]["motivnet"]["env_file"] == [{"path": ".env", "required": False}]
 
 
-def test_env_example_values_are_valid_and_keep_the_code_defaults(env_example: dict[str, str]) -> None:
-    values = {field_name(key): value for key, value in env_example.items() if key.startswith("MOTIVNET_")}
-    parsed = Settings(**values)
-    for field in SETTINGS_FIELDS - CONTAINER_VALUES.keys():
-        assert getattr(parsed, field) == Settings.model_fields[field].default, f"{field} drifted from the code"
-    for field, value in CONTAINER_VALUES.items():
-        assert str(getattr(parsed, field)) == value
+def test_env_example_changes_no_setting_until_a_line_is_uncommented(env_example: dict[str, str]) -> None:
+    """Its settings part is generated (tests/cli/test_settings_docs.py): every setting, commented out."""
+    assert not [key for key in env_example if key.startswith("MOTIVNET_")]
 
 
 def test_other_env_example_variables_are_used(env_example: dict[str, str]) -> None:
@@ -113,13 +104,14 @@ def test_healthcheck_waits_for_ready_long_enough(compose: dict[str, Any]) -> Non
     assert seconds(check["timeout"]) < seconds(check["interval"])
 
 
-def test_restart_and_graceful_drain(compose: dict[str, Any], env_example: dict[str, str]) -> None:
+def test_restart_and_graceful_drain(compose: dict[str, Any]) -> None:
     service = compose["services"]["motivnet"]
     assert service["restart"] == "unless-stopped"
     assert service["init"] is True, "tini forwards SIGTERM and reaps children"
-    timeout_s = float(env_example["MOTIVNET_REQUEST_TIMEOUT_MS"]) / 1000
+    settings = effective_settings(defaults(compose))
+    timeout_s = settings.request_timeout_ms / 1000
     assert seconds(service["stop_grace_period"]) >= timeout_s + 15, "a queued request may wait the full timeout"
-    drain_s = float(env_example["MOTIVNET_DRAIN_TIMEOUT_S"])
+    drain_s = settings.drain_timeout_s
     assert seconds(service["stop_grace_period"]) >= drain_s + 5, "the server must exit on its own before SIGKILL"
 
 
@@ -150,7 +142,7 @@ def test_cpu_variant_drops_the_gpu_and_serves_the_bundled_model(compose_cpu: dic
     baked = f"model_store/{bundled}/model.json {env['MOTIVNET_MODEL_DIR']}/model.json"
     assert baked in (REPO / "docker" / "Dockerfile").read_text(), "the image must carry the CPU model's folder"
     assert {field_name(key) for key in env} <= SETTINGS_FIELDS
-    Settings(**{field_name(key): value for key, value in env.items()})
+    assert_not_defaults({field_name(key): value for key, value in env.items()})
     assert service["deploy"]["resources"]["reservations"]["devices"] == Reset("!reset", [])
     assert service["volumes"] == Reset("!reset", [])
 

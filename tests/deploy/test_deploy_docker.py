@@ -8,10 +8,14 @@ import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import requires
 from types import ModuleType
 
 import pytest
-from deploykit import REPO, ROUTES, find_tool, run_tool
+import torch
+from deploykit import REPO, ROUTES, TORCH_VERSION, find_tool, run_tool
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from motivnet_serve.settings import Settings
 
@@ -53,6 +57,20 @@ def test_base_image_is_a_pinned_cuda_pytorch_runtime() -> None:
     assert repository == "pytorch/pytorch"
     assert re.fullmatch(r"\d+\.\d+\.\d+-cuda\d+\.\d+-cudnn\d+-runtime", tag), f"unpinned or not a runtime tag: {tag}"
     assert all(args.split()[0] == "${BASE_IMAGE}" for args in of("FROM")), "every stage builds on BASE_IMAGE"
+
+
+def test_one_torch_version_for_the_tests_the_image_and_the_package() -> None:
+    """The image's base is the CUDA build of the torch the suite runs on, and the package allows no older one."""
+    assert Version(torch.__version__).base_version == TORCH_VERSION, "run `make setup`: the suite runs another torch"
+    assert f"TORCH_VERSION={TORCH_VERSION}" in of("ARG"), (
+        "docker/Dockerfile's TORCH_VERSION differs from the Makefile's"
+    )
+    (base,) = [args.split("=", 1)[1] for args in of("ARG") if args.startswith("BASE_IMAGE=")]
+    assert base.startswith(f"pytorch/pytorch:{TORCH_VERSION}-cuda"), f"{base} is not torch {TORCH_VERSION}'s CUDA build"
+    (floor,) = [Requirement(line) for line in requires("motivnet-serve") or [] if Requirement(line).name == "torch"]
+    oldest = min(Version(spec.version) for spec in floor.specifier if spec.operator in (">=", "=="))
+    assert oldest.release[:2] == Version(TORCH_VERSION).release[:2], f"{floor}: a floor the suite never ran"
+    assert floor.specifier.contains(TORCH_VERSION)
 
 
 # --- .dockerignore ---------------------------------------------------------------------------------------

@@ -6,7 +6,18 @@ import re
 from typing import Any
 
 import pytest
-from deploykit import METRICS, REPO, ROUTES, SETTINGS_FIELDS, field_name, load_yaml, load_yaml_all, metrics_in
+from deploykit import (
+    METRICS,
+    REPO,
+    ROUTES,
+    SETTINGS_FIELDS,
+    assert_not_defaults,
+    effective_settings,
+    field_name,
+    load_yaml,
+    load_yaml_all,
+    metrics_in,
+)
 
 K8S = "deploy/k8s"
 # The oldest Kubernetes we claim (autoscaling/v2 HPA behaviour, startup probes) and the newest schema we have.
@@ -76,22 +87,22 @@ def test_compile_cache_is_a_writable_shared_volume_at_the_configured_path() -> N
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"], "the server must write it"
 
 
-def test_configmap_sets_every_setting_and_only_settings() -> None:
+def test_configmap_sets_only_settings_that_differ_from_the_defaults() -> None:
     config = manifests()["ConfigMap"]
     data = config["data"]
-    assert {field_name(key) for key in data} == SETTINGS_FIELDS
+    assert {field_name(key) for key in data} <= SETTINGS_FIELDS
     assert container()["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
     assert all(isinstance(value, str) for value in data.values()), "ConfigMap values must be strings"
-    from motivnet_serve.settings import Settings
-
-    parsed = Settings(**{field_name(key): value for key, value in data.items()})
+    assert_not_defaults({field_name(key): value for key, value in data.items()})
+    parsed = effective_settings(data)
     assert parsed.host == "0.0.0.0"
     assert parsed.device == "cuda"
 
 
-def test_env_example_and_configmap_agree(env_example: dict[str, str]) -> None:
-    ours = {key: value for key, value in env_example.items() if key.startswith("MOTIVNET_")}
-    assert manifests()["ConfigMap"]["data"] == ours
+def test_compose_and_configmap_agree(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["motivnet"]["environment"]
+    fallbacks = {key: value.split(":-", 1)[1].removesuffix("}") for key, value in environment.items()}
+    assert manifests()["ConfigMap"]["data"] == fallbacks
 
 
 def test_service_links_cannot_shadow_our_settings() -> None:
@@ -118,7 +129,7 @@ def test_shutdown_leaves_time_to_drain() -> None:
     command = container()["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
     pre_stop = int(command[1])
-    timeout_s = float(manifests()["ConfigMap"]["data"]["MOTIVNET_REQUEST_TIMEOUT_MS"]) / 1000
+    timeout_s = effective_settings(manifests()["ConfigMap"]["data"]).request_timeout_ms / 1000
     assert pre_stop >= 5
     assert pod["terminationGracePeriodSeconds"] >= pre_stop + timeout_s + 10
 

@@ -20,7 +20,7 @@ from enginekit import Engine
 
 from tests.photos import HAND_BOXES, photo_paths
 
-pytestmark = pytest.mark.usefixtures("deadline")
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("deadline")]
 GROUP = "multi_face.jpg"
 BURST = 8
 COPIES = 4  # group photos per request: each request queues 20 faces at once, so a queue builds up

@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,8 @@ from tests.core.test_images import FORMATS, mutations
 
 MUTANTS_PER_FORMAT = 300
 SCHEMA_EXAMPLES = 50
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 def _schema_fuzz(url: str) -> list[str]:

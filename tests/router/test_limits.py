@@ -9,6 +9,7 @@ import socket
 import time
 
 import httpx
+import pytest
 from PIL import Image
 
 from bench.server_process import ROOT, ServerProcess
@@ -17,7 +18,9 @@ from tests.heif_files import declaring
 
 MINI_XCEPTION_DIR = ROOT / "model_store" / "mini-xception"
 RSS_BOUND_BYTES = int(2.5 * 2**30)
-"""The README's promise for a request of the maximum size with the default limits."""
+"""docs/api.md's promise (Limits and access) for a request of the maximum size with the default limits."""
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 def bomb_gif(side: int) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 
 import pytest
 from PIL import Image
@@ -23,6 +24,10 @@ REPLY_TIMEOUT = 60
 then was left silent."""
 MAX_STREAMS = 2
 MESSAGE_LIMIT = 200_000
+REQUEST_PIXELS = 1_000_000
+"""Above every frame these tests send but one, whose header claims more."""
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +36,7 @@ def server(bundled_weights):  # noqa: ARG001 - the bundled model must be fetched
     env = {
         "MOTIVNET_MAX_STREAMS": str(MAX_STREAMS),
         "MOTIVNET_MAX_STREAM_MESSAGE_BYTES": str(MESSAGE_LIMIT),
+        "MOTIVNET_MAX_REQUEST_PIXELS": str(REQUEST_PIXELS),
         "MOTIVNET_STREAM_IDLE_TIMEOUT_S": "5",  # long enough for the other tests on a busy machine
     }
     with ServerProcess(*options, env=env) as process:
@@ -63,6 +69,21 @@ def test_one_reply_per_frame_in_order_and_a_bad_frame_does_not_end_the_session(s
     assert ids == [1, 2, 3, 4, 5]
     for reply in (again, last):
         assert sorted(face["track_id"] for face in reply["faces"]) == ids
+
+
+def test_a_frame_is_reserved_from_its_header_before_it_is_decoded(server, group_jpeg):
+    """A PNG cut short after its header, claiming 1.44 million pixels: the reservation refuses it (413) before
+    any decoding, which would have found it corrupt (422); the session goes on."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1200, 1200), "gray").save(buffer, "PNG")
+    header_only = buffer.getvalue()[:100]
+    with MotivNetClient(server.url) as client, client.stream() as session:
+        session.send(header_only)
+        refused = session.receive()
+        session.send(group_jpeg)
+        after = session.receive()
+    assert refused["error"]["code"] == "request_too_large", refused
+    assert len(after["faces"]) == 5
 
 
 def test_config_message_applies(server, group_jpeg):
@@ -109,7 +130,12 @@ def test_one_session_over_the_limit_is_closed_with_1013(server):
         with connect(ws_url, open_timeout=REPLY_TIMEOUT) as third, pytest.raises(ConnectionClosed) as closed:
             third.recv(REPLY_TIMEOUT)
         assert closed.value.rcvd.code == 1013
-    with connect(ws_url, open_timeout=REPLY_TIMEOUT) as after:  # slots come back when sessions end
+    # Slots come back when sessions end, which is after the client's close returns: wait for the server's word.
+    give_up = time.monotonic() + REPLY_TIMEOUT
+    while server.metric("motivnet_streams_active") > 0:  # the deadline guards a stall
+        assert time.monotonic() < give_up, "the closed sessions still hold their slots"
+        time.sleep(0.05)
+    with connect(ws_url, open_timeout=REPLY_TIMEOUT) as after:
         after.send(b"x")
         assert "error" in after.recv(REPLY_TIMEOUT)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 import time
 
 import httpx
@@ -113,3 +114,43 @@ def test_two_videos_and_a_live_session_at_once_all_finish(server):
     assert len(group[-1]["summary"]["tracks"]) == 3
     assert [reply["frame"] for reply in replies] == list(range(10))
     assert [len(reply["faces"]) for reply in replies] == [1, 0] * 5
+
+
+def _stalled_upload(url: str) -> socket.socket:
+    """A video upload that has sent its headers and the start of its body, then waits (within body_timeout_s)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = f"POST {VIDEO} HTTP/1.1\r\nHost: {host}\r\nContent-Type: video/mp4\r\nContent-Length: 1000000\r\n\r\n"
+    sock.sendall(head.encode() + b"\0" * 1000)
+    return sock
+
+
+def _until_videos_active(server: ServerProcess, count: int) -> None:
+    give_up = time.monotonic() + 30
+    while server.metric("motivnet_videos_active") != count:  # the deadline guards a stall
+        assert time.monotonic() < give_up, f"never {count} videos in flight"
+        time.sleep(0.05)
+
+
+def test_videos_beyond_the_cap_get_503_at_once_and_places_come_back(server):
+    """Two videos (the default cap) still uploading hold both places: a third is refused before its body is
+    read, with Retry-After; once they end, a video is analysed again."""
+    clip = encode(walk(3), rate=RATE)
+    refused_before = server.metric("motivnet_requests_rejected_total", 'reason="videos"')
+    stalled = [_stalled_upload(server.url) for _ in range(2)]
+    try:
+        _until_videos_active(server, 2)
+        refused = httpx.post(f"{server.url}{VIDEO}", content=clip, headers={"content-type": "video/mp4"}, timeout=30)
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "overloaded"
+    assert refused.headers["retry-after"] == "1"
+    assert server.metric("motivnet_requests_rejected_total", 'reason="videos"') == refused_before + 1
+    _until_videos_active(server, 0)
+    answered = httpx.post(
+        f"{server.url}{VIDEO}", params={"fps": 0}, content=clip, headers={"content-type": "video/mp4"}, timeout=60
+    )
+    assert answered.status_code == 200
+    assert json.loads(answered.text.splitlines()[-1])["summary"]["frames"] == 3

@@ -53,7 +53,3 @@ def build_motivnet(arch: Architecture, device: str | torch.device = "meta") -> M
     """Build in eval mode on `device`; on "meta" no memory is allocated, so the 1B model takes milliseconds."""
     with torch.device(device):
         return MotivNet(arch).eval()
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -63,13 +63,17 @@ def file_sha256(path: Path, chunk_bytes: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def describe_loaded(spec: ModelSpec, model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> ModelInfo:
     """The `ModelInfo` of a model folder once its weights are loaded; every family reports the same way."""
     return ModelInfo(
         name=spec.name,
         family=spec.family,
         labels=spec.labels,
-        parameters=sum(p.numel() for p in model.parameters()),
+        parameters=count_parameters(model),
         device=str(device),
         dtype=str(dtype).removeprefix("torch."),
         checkpoint=spec.checkpoint,

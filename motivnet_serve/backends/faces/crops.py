@@ -70,13 +70,12 @@ def crop_square(image: torch.Tensor, x0: float, y0: float, side: int, cos: float
     return crop[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8)
 
 
-def crop_faces(
-    image: torch.Tensor, faces: Sequence[Face], margin: float = 0.25, align: bool = False
-) -> list[torch.Tensor]:
+def crop_faces(image: torch.Tensor, faces: Sequence[Face], *, margin: float, align: bool) -> list[torch.Tensor]:
     """HxWx3 uint8 image + its faces -> one square HxWx3 uint8 crop per face, on the image's device.
 
     `margin` grows the box's longer side (0.25: a quarter more, split evenly around it); `align` rotates
-    each crop so the eyes lie level. A `whole_image` face yields the image itself, uncropped.
+    each crop so the eyes lie level. Both come from the settings (`crop_margin`, `crop_align`), which hold
+    their defaults. A `whole_image` face yields the image itself, uncropped.
     """
     detected = [face for face in faces if not face.whole_image]
     squares = face_squares(detected, margin, align, image.device).tolist() if detected else []

@@ -21,10 +21,10 @@ from motivnet_serve.backends.faces.boxes import select_faces
 from motivnet_serve.backends.faces.face import DetectorSettings, Face, FaceDetector
 from motivnet_serve.backends.faces.retinaface_mobilenet import load_mobilenet_backend
 from motivnet_serve.backends.faces.retinaface_resnet import load_resnet_backend
+from motivnet_serve.settings import DETECTOR_NAMES
 
 log = logging.getLogger(__name__)
 
-DETECTOR_NAMES = ("auto", "retinaface", "retinaface-mobilenet", "none")
 WEIGHT_FILES = {"retinaface": "retinaface.pth", "retinaface-mobilenet": "mobilenet0.25_Final.pth"}
 
 
@@ -104,18 +104,6 @@ class RetinaFaceDetector:
         return select_faces(candidates, self.settings)
 
 
-class WholeImageDetector:
-    """The `none` detector: each image is one face, marked `whole_image` so answers carry no box or score."""
-
-    name = "none"
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def detect(self, images: Sequence[torch.Tensor]) -> list[list[Face]]:
-        return [[Face.covering(image)] for image in images]
-
-
 def detectors_dir(model_store: Path) -> Path:
     """Where detector weights live (git-ignored): `model_store/detectors/`."""
     return model_store / "detectors"
@@ -134,12 +122,13 @@ def resolve_detector_name(name: str, model_store: Path) -> str:
 
 
 def build_detector(
-    name: str, device: torch.device, model_store: Path, settings: DetectorSettings = DetectorSettings()
-) -> FaceDetector:
-    """A ready detector on `device`: 'auto', 'retinaface', 'retinaface-mobilenet' or 'none'."""
+    name: str, device: torch.device, model_store: Path, settings: DetectorSettings
+) -> FaceDetector | None:
+    """A ready detector on `device`: 'auto', 'retinaface' or 'retinaface-mobilenet'; None for 'none', which
+    `FaceFinder` serves by its one no-detection path (each image one face)."""
     chosen = resolve_detector_name(name, model_store)
     if chosen == "none":
-        return WholeImageDetector(device)
+        return None
     loaders: dict[str, tuple[Callable[[Path, torch.device], nn.Module], InputScale]] = {
         "retinaface": (load_resnet_backend, RESNET_SCALE),
         "retinaface-mobilenet": (load_mobilenet_backend, MOBILENET_SCALE),

@@ -46,16 +46,16 @@ class Face:
 
 
 class DetectorSettings(BaseModel):
-    """Knobs shared by every detector backend; defaults follow the RetinaFace references."""
+    """Knobs shared by every detector backend. The four thresholds have no defaults here: their defaults and
+    ranges are the service settings' (`MOTIVNET_DETECTOR_*`), and `core.loading.detector_settings` copies them
+    in, so a default is written once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    score_threshold: float = Field(0.9, ge=0.0, le=1.0, description="Lowest face probability kept.")
-    nms_iou: float = Field(0.4, gt=0.0, le=1.0, description="Overlap above which the weaker of two boxes goes.")
-    min_face_px: float = Field(
-        16.0, ge=0.0, description="Faces whose box has a shorter side (original pixels) are dropped; 0: keep all."
-    )
-    max_faces: int = Field(32, ge=1, description="Most faces reported per image, best first.")
+    score_threshold: float = Field(description="Lowest face probability kept.")
+    nms_iou: float = Field(description="Overlap above which the weaker of two boxes goes.")
+    min_face_px: float = Field(description="Faces whose box has a shorter side (original pixels) are dropped.")
+    max_faces: int = Field(description="Most faces reported per image, best first.")
     max_candidates: int = Field(
         1000, ge=1, description="Best-scoring boxes per image that enter NMS; bounds its N x N overlap matrix."
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from motivnet_serve.core.errors import NotReadyError
 from motivnet_serve.router.deps import StateDep
 
 router = APIRouter(tags=["operations"])
@@ -18,14 +19,12 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready", responses={503: {"description": "Loading, warming up, broken or draining."}})
-async def ready(state: StateDep) -> JSONResponse:
+async def ready(state: StateDep) -> dict[str, str]:
     """200 only when the model is loaded and warm, its worker alive, and the server not draining."""
     reason = state.not_ready_reason
-    if reason is None:
-        return JSONResponse({"status": "ready"})
-    return JSONResponse(
-        {"error": {"code": "not_ready", "message": reason}}, status_code=503, headers={"Retry-After": "1"}
-    )
+    if reason is not None:
+        raise NotReadyError(reason)
+    return {"status": "ready"}
 
 
 @router.get("/metrics", response_class=Response, responses={401: {"description": "Without metrics_public, a key."}})

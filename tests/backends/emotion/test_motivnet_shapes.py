@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from motivnet_serve.backends.emotion.motivnet import build_motivnet, count_parameters
+from motivnet_serve.backends.emotion.motivnet import build_motivnet
+from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import SAPIENS_PRESETS, Architecture
 
 
@@ -44,7 +45,10 @@ def test_meta_build_is_fast_and_allocates_nothing():
 def test_each_preset_has_expected_parameter_count(preset):
     dims = SAPIENS_PRESETS[preset]
     model = build_motivnet(Architecture(preset=preset))
-    assert count_parameters(model) == expected_parameters(dims["embed_dim"], dims["depth"], dims["mlp_hidden"])
+    decoder = {"dec": dims.get("decoder_embedding", 1152), "ffn": dims.get("decoder_ffn", 2048)}
+    assert count_parameters(model) == expected_parameters(
+        dims["embed_dim"], dims["depth"], dims["mlp_hidden"], **decoder
+    )
     assert model.pose_encoder.layers[0].attn.num_heads == dims["num_heads"]
 
 

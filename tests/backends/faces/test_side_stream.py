@@ -34,10 +34,11 @@ def test_upload_to_the_cpu_is_the_same_tensor():
 @pytest.mark.gpu
 def test_crops_from_the_side_stream_equal_the_default_stream_s_while_it_is_busy(model_store, photos):
     from motivnet_serve.backends.faces.detector import build_detector
-    from motivnet_serve.backends.faces.face import DetectorSettings
+    from motivnet_serve.core.loading import detector_settings
+    from motivnet_serve.settings import Settings
 
     device = torch.device("cuda")
-    detector = build_detector("retinaface-mobilenet", device, model_store, DetectorSettings())
+    detector = build_detector("retinaface-mobilenet", device, model_store, detector_settings(Settings()))
     finder = FaceFinder(detector, 0.25, False, 512)
     assert finder.side_stream.stream is not None
     photo = photos["multi_face.jpg"]

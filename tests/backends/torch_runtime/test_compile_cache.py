@@ -74,6 +74,8 @@ def compile_in_a_fresh_process(cache: Path, inductor_dir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.compile
+@pytest.mark.slow
 def test_a_second_start_loads_the_cache_and_compiles_nothing(tmp_path: Path):
     cache = tmp_path / "compile"
     (cache / "a-file").parent.mkdir()

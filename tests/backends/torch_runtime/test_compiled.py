@@ -54,6 +54,7 @@ class PatchModel(torch.nn.Module):
         return self.head(self.patches(pixels).flatten(2).transpose(1, 2)).mean(dim=1)
 
 
+@pytest.mark.compile
 @pytest.mark.slow
 def test_only_the_batch_is_dynamic_so_the_image_size_stays_static():
     """Warm-up sizes share two graphs (batch 1, then a symbolic batch); a new image size compiles anew, which

@@ -52,10 +52,13 @@ function drawFace(ctx, face, canvasWidth) {
   ctx.fillText(text, left + 4, top + height - 2);
 }
 
+// Returns the bytes offered, which the caller shows (`data-bytes`): a saved file is complete only at that size.
 export function download(name, type, text) {
+  const blob = new Blob([text], { type });
   const link = element("a");
-  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.href = URL.createObjectURL(blob);
   link.download = name;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  return blob.size;
 }

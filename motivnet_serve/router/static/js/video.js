@@ -160,6 +160,14 @@ export function setUpVideo() {
   });
   player.addEventListener("play", followPlayback);
   for (const name of ["seeked", "loadeddata", "pause"]) player.addEventListener(name, drawVideoOverlay);
-  $("video-json").addEventListener("click", () => download("motivnet-video.json", "application/json", videoJson()));
-  $("video-csv").addEventListener("click", () => download("motivnet-video.csv", "text/csv", videoCsv()));
+  offer("video-json", "motivnet-video.json", "application/json", videoJson);
+  offer("video-csv", "motivnet-video.csv", "text/csv", videoCsv);
+}
+
+// A download button; it keeps the size of what it last offered, so a reader knows when the saved file is whole.
+function offer(id, name, type, text) {
+  const button = $(id);
+  button.addEventListener("click", () => {
+    button.dataset.bytes = download(name, type, text());
+  });
 }
