@@ -64,3 +64,11 @@ def phone_copy(photo: Path, fmt: str, folder: Path) -> Path:
     path = folder / f"{photo.stem}.{'heic' if fmt == 'HEIF' else 'avif'}"
     Image.open(photo).convert("RGB").save(path, fmt, quality=90)
     return path
+
+
+def avif_coded_larger(side: int, declared: int = 64) -> bytes:
+    """A flat AVIF whose AV1 stream codes side x side while its `ispe` declares declared x declared: libavif
+    decodes at the coded size and scales down, so only the sequence header tells what decoding costs."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (128, 110, 90)).save(buffer, "AVIF", quality=80, speed=10)
+    return declaring(buffer.getvalue(), declared, declared)

@@ -19,6 +19,7 @@ import pillow_heif
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from motivnet_serve.core.av1_size import coded_size
 from motivnet_serve.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")
@@ -44,8 +45,9 @@ class Upload:
 
 
 def image_pixels(data: bytes, max_pixels: int) -> int:
-    """Width x height from the header alone, so admission can count a request's pixels before decoding."""
-    width, height = _open(data, max_pixels).size
+    """Width x height from the header alone, so admission can count a request's pixels before decoding (for
+    AVIF, the larger of the declared and the coded size)."""
+    width, height = _largest(data, _open(data, max_pixels))
     return width * height
 
 
@@ -77,10 +79,19 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise
     except Exception as exc:  # noqa: BLE001 - a known format whose header this decoder cannot read (variant or damage)
         raise UnsupportedImageError(f"unsupported or damaged image header: {_reason(exc)}") from None
-    width, height = image.size
+    width, height = _largest(data, image)
     if width * height > max_pixels:
         raise ImageTooLargeError(f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} allowed")
     return image
+
+
+def _largest(data: bytes, image: Image.Image) -> tuple[int, int]:
+    """The header's size, or for AVIF the AV1 stream's frame size where that is larger: the decoder works at
+    that size before scaling to the header's (see `av1_size`)."""
+    coded = coded_size(data) if image.format == "AVIF" else None
+    if coded is None or coded[0] * coded[1] <= image.size[0] * image.size[1]:
+        return image.size
+    return coded
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from motivnet_serve.core.av1_size import coded_size
 from motivnet_serve.core.errors import CorruptImageError, ImageTooLargeError, ServiceError, UnsupportedImageError
 from motivnet_serve.core.images import decode_image, image_pixels
 from tests.conftest import encode
-from tests.heif_files import TEN_BIT_PIXI, avif_10bit, declaring, heic_10bit, multi_image_heic
+from tests.heif_files import TEN_BIT_PIXI, avif_10bit, avif_coded_larger, declaring, heic_10bit, multi_image_heic
 
 FORMATS = {
     "JPEG": {},
@@ -176,3 +177,21 @@ def test_phone_format_bombs_are_counted_from_the_header(fmt):
         assert 400 <= exc.status < 500  # noqa: PT017 - a clean 4xx or the declared picture are both fine
     else:
         assert pixels.shape == (6000, 6000, 3)
+
+
+def test_an_avif_coding_more_pixels_than_it_declares_is_charged_its_coded_size():
+    """libavif decodes the AV1 frame at its coded size and scales it to `ispe`: 1 KB declaring 64 x 64 over a
+    coded 16384 x 16384 frame made the decoder take ~560 MB. The sequence header's size is what is charged."""
+    bomb = avif_coded_larger(1024)
+    assert image_pixels(bomb, LIMIT) == 1024 * 1024
+    with pytest.raises(ImageTooLargeError):
+        decode_image(bomb, 100_000)
+    assert decode_image(bomb, LIMIT).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (97, 31)])
+def test_the_coded_size_of_ordinary_avif_is_its_size(size):
+    rgb16 = np.zeros((size[1], size[0], 3), np.uint16)
+    assert coded_size(encode(Image.new("RGB", size), "AVIF")) == size
+    assert coded_size(avif_10bit(rgb16)) == size
+    assert coded_size(encode(Image.new("RGB", size), "PNG")) is None
