@@ -12,6 +12,11 @@ from __future__ import annotations
 
 SEQUENCE_HEADER_OBU = 1
 HEADER_READ = 1024
+MAX_ITEMS = 64
+"""Items whose start is read: a photo has a handful (image, alpha, thumbnail, Exif, grid tiles); the bound keeps
+a hostile item count from costing time."""
+MAX_BOXES = 256
+"""Boxes read per level of the box tree, for the same reason."""
 """Bytes read from the start of an item: the sequence header comes first, after at most a few short OBUs."""
 
 
@@ -28,6 +33,11 @@ class _Bits:
             value = (value << 1) | ((self.data[self.at >> 3] >> (7 - (self.at & 7))) & 1)
             self.at += 1
         return value
+
+    def skip(self, count: int) -> None:
+        self.at += count
+        if self.at > 8 * len(self.data):
+            raise IndexError("past the end")
 
     def uvlc(self) -> None:
         """Skips a variable-length code (timing info's ticks per picture); only its length matters here."""
@@ -55,7 +65,9 @@ def coded_size(data: bytes) -> tuple[int, int] | None:
 def _boxes(data: bytes, start: int, end: int) -> dict[bytes, tuple[int, int]]:
     """The boxes directly inside data[start:end], by type: (payload start, end); the first of each type."""
     found: dict[bytes, tuple[int, int]] = {}
-    while start + 8 <= end:
+    for _ in range(MAX_BOXES):
+        if start + 8 > end:
+            break
         size, kind = int.from_bytes(data[start : start + 4], "big"), data[start + 4 : start + 8]
         size = end - start if size == 0 else size
         if size < 8:
@@ -85,26 +97,27 @@ def _config_obus(data: bytes) -> bytes:
 
 def _item_starts(data: bytes) -> list[bytes]:
     """The first bytes of each item stored in the file itself (iloc construction method 0), per ISO 14496-12
-    8.11.3; items built another way are skipped."""
-    iloc = _Bits(_meta_child(data, b"iloc"))
+    8.11.3, for the first MAX_ITEMS items; items built another way are skipped."""
+    iloc, starts = _Bits(_meta_child(data, b"iloc")), []
     try:
         version = iloc.read(8)
         iloc.read(24)
         offset_size, length_size, base_size, index_size = (iloc.read(4) * 8 for _ in range(4))
-        starts = []
-        for _ in range(iloc.read(32 if version == 2 else 16)):
+        index_size = index_size if version in (1, 2) else 0
+        for _ in range(min(MAX_ITEMS, iloc.read(32 if version == 2 else 16))):
             iloc.read(32 if version == 2 else 16)
             method = iloc.read(16) & 15 if version in (1, 2) else 0
             iloc.read(16)
             base, extents = iloc.read(base_size), iloc.read(16)
-            for extent in range(extents):
-                iloc.read(index_size if version in (1, 2) else 0)
+            if extents and method == 0:
+                iloc.read(index_size)
                 offset, length = base + iloc.read(offset_size), iloc.read(length_size)
-                if extent == 0 and method == 0:
-                    starts.append(data[offset : offset + min(length or len(data), HEADER_READ)])
-        return starts
+                starts.append(data[offset : offset + min(length or len(data), HEADER_READ)])
+                extents -= 1
+            iloc.skip(extents * (index_size + offset_size + length_size))
     except IndexError:
-        return []
+        pass  # a damaged table: the items read before the damage still count
+    return starts
 
 
 def _sequence_header(obus: bytes) -> bytes | None:

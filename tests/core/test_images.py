@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from motivnet_serve.core.av1_size import coded_size
 from motivnet_serve.core.errors import CorruptImageError, ImageTooLargeError, ServiceError, UnsupportedImageError
 from motivnet_serve.core.images import decode_image, image_pixels
 from tests.conftest import encode
@@ -187,11 +186,3 @@ def test_an_avif_coding_more_pixels_than_it_declares_is_charged_its_coded_size()
     with pytest.raises(ImageTooLargeError):
         decode_image(bomb, 100_000)
     assert decode_image(bomb, LIMIT).shape == (64, 64, 3)
-
-
-@pytest.mark.parametrize("size", [(64, 64), (97, 31)])
-def test_the_coded_size_of_ordinary_avif_is_its_size(size):
-    rgb16 = np.zeros((size[1], size[0], 3), np.uint16)
-    assert coded_size(encode(Image.new("RGB", size), "AVIF")) == size
-    assert coded_size(avif_10bit(rgb16)) == size
-    assert coded_size(encode(Image.new("RGB", size), "PNG")) is None
