@@ -1,7 +1,9 @@
 """Bytes from a client to an upright HxWx3 uint8 RGB tensor, refusing what we should not decode.
 
 The pixel limit is checked on the header, before any pixel is decoded, so a decompression bomb costs
-nothing; only an allow-list of formats reaches Pillow's decoders. Pillow's decoders raise many kinds of
+nothing; only an allow-list of formats reaches Pillow's decoders. HEIC/HEIF (phones) comes through
+pillow-heif's opener, AVIF through Pillow's own plugin: both read the size from the container's `ispe` box
+at open, so they are charged like any other format. Pillow's decoders raise many kinds of
 errors on hostile bytes (OSError, ValueError, SyntaxError, struct.error, even AttributeError); every one of
 them is the input's fault, so each becomes a 4xx here and never a 500.
 """
@@ -13,14 +15,23 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from motivnet_serve.core.av1_size import coded_size
 from motivnet_serve.core.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "HEIF", "AVIF")
+ACCEPTED_NAMES = "JPEG, PNG, WebP, BMP, GIF, TIFF, HEIC/HEIF or AVIF"
+"""The formats as a client knows them (Pillow calls HEIC "HEIF"); the 415 message and the docs say this."""
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 """Single-channel modes wider than 8 bits: `convert("RGB")` would clip them to 255 instead of scaling."""
+
+
+# Only the primary image of a HEIF file is ever decoded: thumbnails, depth maps and auxiliary images are not
+# even listed. libheif applies `irot`/`imir` while decoding and the opener converts 10/12-bit to 8-bit.
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 @dataclass(frozen=True)
@@ -34,16 +45,17 @@ class Upload:
 
 
 def image_pixels(data: bytes, max_pixels: int) -> int:
-    """Width x height from the header alone, so admission can count a request's pixels before decoding."""
-    width, height = _open(data, max_pixels).size
+    """Width x height from the header alone, so admission can count a request's pixels before decoding (for
+    AVIF, the larger of the declared and the coded size)."""
+    width, height = _largest(data, _open(data, max_pixels))
     return width * height
 
 
 def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:
-    """Decode one image (GIF: first frame; EXIF orientation applied) to an HxWx3 uint8 tensor."""
+    """Decode one image to an HxWx3 uint8 tensor: the frame an open file starts at (GIF, WebP, AVIF: the first;
+    HEIF: the primary image, which need not be the first), with EXIF or HEIF orientation applied."""
     image = _open(data, max_pixels)
     try:
-        image.seek(0)
         image.load()
         rgb = _rgb_array(_upright(image))
     except MemoryError:
@@ -60,19 +72,26 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
-        raise UnsupportedImageError(
-            f"not an image in a supported format; send one of {', '.join(ALLOWED_FORMATS)}"
-        ) from None
+        raise UnsupportedImageError(f"not an image in a supported format; send {ACCEPTED_NAMES}") from None
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"image too large: at most {max_pixels} pixels") from None
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - a known format whose header this decoder cannot read (variant or damage)
         raise UnsupportedImageError(f"unsupported or damaged image header: {_reason(exc)}") from None
-    width, height = image.size
+    width, height = _largest(data, image)
     if width * height > max_pixels:
         raise ImageTooLargeError(f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} allowed")
     return image
+
+
+def _largest(data: bytes, image: Image.Image) -> tuple[int, int]:
+    """The header's size, or for AVIF the AV1 stream's frame size where that is larger: the decoder works at
+    that size before scaling to the header's (see `av1_size`)."""
+    coded = coded_size(data) if image.format == "AVIF" else None
+    if coded is None or coded[0] * coded[1] <= image.size[0] * image.size[1]:
+        return image.size
+    return coded
 
 
 def _upright(image: Image.Image) -> Image.Image:

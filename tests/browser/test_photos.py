@@ -11,6 +11,7 @@ from selenium.webdriver import ActionChains
 
 from tests.browser.conftest import save_screenshot
 from tests.browser.page import VISIBLE_ERROR, console_errors, open_page, wait_for
+from tests.heif_files import phone_copy
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -30,13 +31,19 @@ def api_photo_faces(url: str, photo: Path) -> list[dict]:
     return answer.json()["results"][0]["faces"]
 
 
+def picked(open_browser, url: str, photo: Path):
+    """A fresh page that was given `photo` in its file picker and shows the server's answer."""
+    driver = open_browser()
+    open_page(driver, url)
+    driver.find_element("id", "photo-input").send_keys(str(photo))
+    wait_for(driver, "document.querySelectorAll('#photo-results .result').length === 1")
+    return driver
+
+
 def test_photos_show_one_box_and_label_per_face_as_the_api_answers(server, open_browser, group_photo):
     faces = api_photo_faces(server.url, group_photo)
     width, height = Image.open(group_photo).size
-    driver = open_browser()
-    open_page(driver, server.url)
-    driver.find_element("id", "photo-input").send_keys(str(group_photo))
-    wait_for(driver, "document.querySelectorAll('#photo-results .result').length === 1")
+    driver = picked(open_browser, server.url, group_photo)
     shown = shown_boxes(driver)
     assert len(faces) == 5
     assert len(shown) == len(faces)
@@ -66,3 +73,29 @@ def test_a_refused_upload_shows_the_apis_own_words(server, open_browser, tmp_pat
     open_page(driver, server.url)
     driver.find_element("id", "photo-input").send_keys(str(notes))
     assert wait_for(driver, VISIBLE_ERROR, error_fails=False) == refused.json()["error"]["message"]
+
+
+def test_a_heic_photo_lists_the_faces_the_server_found_without_a_preview(server, open_browser, group_photo, tmp_path):
+    """Chromium cannot draw HEIC: the page says so and lists the server's faces (labels and bars), no boxes."""
+    heic = phone_copy(group_photo, "HEIF", tmp_path)
+    faces = api_photo_faces(server.url, heic)
+    driver = picked(open_browser, server.url, heic)
+    assert len(faces) == 5
+    assert driver.find_element("css selector", ".result h3").text == f"{heic.name}: 5 face(s)"
+    assert "cannot show this picture" in driver.find_element("css selector", ".no-preview").text
+    assert shown_boxes(driver) == []
+    titles = [card.text.split("\n")[0] for card in driver.find_elements("css selector", ".face-card")]
+    expected = [f"{index + 1}. {face['label']}" for index, face in enumerate(faces)]
+    assert [title.rsplit(" ", 1)[0] for title in titles] == expected
+    assert console_errors(driver) == []
+
+
+def test_an_avif_photo_is_shown_with_its_boxes(server, open_browser, group_photo, tmp_path):
+    """Chromium draws AVIF itself, so an AVIF gets the picture and a box per face like a JPEG."""
+    avif = phone_copy(group_photo, "AVIF", tmp_path)
+    faces = api_photo_faces(server.url, avif)
+    driver = picked(open_browser, server.url, avif)
+    assert [text for text, *_ in shown_boxes(driver)] == [f"{i + 1} {face['label']}" for i, face in enumerate(faces)]
+    assert len(faces) == 5
+    assert driver.find_elements("css selector", ".no-preview") == []
+    assert console_errors(driver) == []

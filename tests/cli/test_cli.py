@@ -104,6 +104,22 @@ def test_predict_finds_every_face_of_a_group_photo():
 
 
 @pytest.mark.usefixtures("bundled_weights")
+def test_predict_reads_heic_and_avif_like_jpeg(tmp_path):
+    from tests.heif_files import phone_copy
+    from tests.photos import photo_paths
+
+    group = photo_paths()["multi_face.jpg"]
+    paths = [group, phone_copy(group, "HEIF", tmp_path), phone_copy(group, "AVIF", tmp_path)]
+    result = run_cli("predict", "--json", *map(str, paths))
+    assert result.returncode == 0, result.stderr
+    jpeg, heic, avif = json.loads(result.stdout)["results"]
+    assert len(jpeg["faces"]) == 5
+    for other in (heic, avif):
+        assert [face["label"] for face in other["faces"]] == [face["label"] for face in jpeg["faces"]]
+        assert np.allclose([f["box"] for f in other["faces"]], [f["box"] for f in jpeg["faces"]], atol=8)
+
+
+@pytest.mark.usefixtures("bundled_weights")
 def test_table_says_when_an_image_has_no_face():
     from tests.photos import photo_paths
 

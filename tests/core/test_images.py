@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from motivnet_serve.core.errors import CorruptImageError, ServiceError, UnsupportedImageError
+from motivnet_serve.core.errors import CorruptImageError, ImageTooLargeError, ServiceError, UnsupportedImageError
 from motivnet_serve.core.images import decode_image, image_pixels
 from tests.conftest import encode
+from tests.heif_files import TEN_BIT_PIXI, avif_10bit, avif_coded_larger, declaring, heic_10bit, multi_image_heic
 
-FORMATS = {"JPEG": {}, "PNG": {}, "GIF": {}, "TIFF": {}, "WEBP": {"quality": 80}, "BMP": {}}
+FORMATS = {
+    "JPEG": {},
+    "PNG": {},
+    "GIF": {},
+    "TIFF": {},
+    "WEBP": {"quality": 80},
+    "BMP": {},
+    "HEIF": {"quality": 80},
+    "AVIF": {"quality": 80},
+}
+PHONE_FORMATS = ("HEIF", "AVIF")
+STORED_AS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+"""How a camera stores an upright picture under each EXIF orientation (the inverse of what a viewer applies)."""
 LIMIT = 40_000_000
 
 
@@ -95,3 +117,72 @@ def test_damaged_exif_costs_only_the_rotation():
         assert exc.status < 500  # noqa: PT017 - a clean 4xx or a picture are both fine
     else:
         assert pixels.shape[2] == 3
+
+
+def _gap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+@pytest.mark.parametrize("fmt", PHONE_FORMATS)
+@pytest.mark.parametrize("orientation", list(STORED_AS))
+def test_phone_formats_are_turned_upright(face_image, fmt, orientation):
+    """The encoders turn the EXIF tag into HEIF `irot`/`imir` boxes; decoding must undo them."""
+    upright = face_image.crop((40, 0, 360, 256))
+    stored = upright.transpose(STORED_AS[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(stored, fmt, quality=90, exif=exif.tobytes())
+    assert image_pixels(data, LIMIT) == 320 * 256
+    pixels = decode_image(data, LIMIT).numpy()
+    assert pixels.shape == (256, 320, 3)
+    assert _gap(pixels, np.array(upright)) < 6
+    assert _gap(np.array(stored.resize(upright.size)), np.array(upright)) > 20
+
+
+def test_a_multi_image_heic_gives_its_primary_image(face_image, photo_variants):
+    burst = [face_image, photo_variants["small"], photo_variants["flipped"]]
+    data = multi_image_heic(burst, primary=1)
+    assert image_pixels(data, LIMIT) == 200 * 160
+    pixels = decode_image(data, LIMIT).numpy()
+    assert _gap(pixels, np.array(photo_variants["small"])) < 6
+
+
+@pytest.mark.parametrize("make", [heic_10bit, avif_10bit])
+def test_ten_bit_phone_images_become_eight_bit(make):
+    ramp = np.linspace(0, 65535, 96 * 64).reshape(64, 96).astype(np.uint16)
+    rgb16 = np.stack([ramp, ramp // 2, 65535 - ramp], axis=-1)
+    data = make(rgb16)
+    if make is avif_10bit:
+        assert TEN_BIT_PIXI in data
+    else:
+        assert Image.open(io.BytesIO(data)).info["bit_depth"] == 10
+    pixels = decode_image(data, LIMIT).numpy()
+    assert pixels.dtype == np.uint8
+    assert _gap(pixels, (rgb16 >> 8).astype(np.uint8)) < 4
+
+
+@pytest.mark.parametrize("fmt", PHONE_FORMATS)
+def test_phone_format_bombs_are_counted_from_the_header(fmt):
+    """A small file declaring 6000 x 6000: counted without decoding, refused by the limit before decoding.
+    Under the limit it is charged in full: libheif refuses the size mismatch, libavif scales up to it."""
+    bomb = declaring(encode(Image.new("RGB", (64, 64), (120, 100, 90)), fmt, quality=80), 6000, 6000)
+    assert len(bomb) < 1024
+    assert image_pixels(bomb, LIMIT) == 36_000_000
+    with pytest.raises(ImageTooLargeError):
+        decode_image(bomb, 10_000_000)
+    try:
+        pixels = decode_image(bomb, LIMIT)
+    except ServiceError as exc:
+        assert 400 <= exc.status < 500  # noqa: PT017 - a clean 4xx or the declared picture are both fine
+    else:
+        assert pixels.shape == (6000, 6000, 3)
+
+
+def test_an_avif_coding_more_pixels_than_it_declares_is_charged_its_coded_size():
+    """libavif decodes the AV1 frame at its coded size and scales it to `ispe`: 1 KB declaring 64 x 64 over a
+    coded 16384 x 16384 frame made the decoder take ~560 MB. The sequence header's size is what is charged."""
+    bomb = avif_coded_larger(1024)
+    assert image_pixels(bomb, LIMIT) == 1024 * 1024
+    with pytest.raises(ImageTooLargeError):
+        decode_image(bomb, 100_000)
+    assert decode_image(bomb, LIMIT).shape == (64, 64, 3)

@@ -18,6 +18,7 @@ import pytest
 from containerkit import Container, cpu_environment, metric, post_photo, running
 from enginekit import Engine
 
+from tests.heif_files import phone_copy
 from tests.photos import HAND_BOXES, photo_paths
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("deadline")]
@@ -77,6 +78,16 @@ def test_group_photo_gets_every_face(served: Container) -> None:
     (result,) = response.json()["results"]
     assert len(result["faces"]) == len(HAND_BOXES[GROUP])
     assert all(face["label"] and face["score"] >= 0.9 for face in result["faces"])
+
+
+def test_a_heic_of_the_group_photo_gets_the_same_faces_as_its_jpeg(served: Container, tmp_path) -> None:
+    """An iPhone's HEIC decodes in the image with what the pillow-heif wheel bundles (libheif, libde265)."""
+    group = photo_paths()[GROUP]
+    jpeg, heic = (post_photo(served.url, path) for path in (group, phone_copy(group, "HEIF", tmp_path)))
+    assert heic.status_code == 200, heic.text
+    labels = [[face["label"] for face in answer.json()["results"][0]["faces"]] for answer in (jpeg, heic)]
+    assert len(labels[1]) == len(HAND_BOXES[GROUP])
+    assert labels[1] == labels[0]
 
 
 async def burst_then_stop(container: Container, body: bytes) -> list[httpx.Response | Exception]:

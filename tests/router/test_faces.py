@@ -7,6 +7,7 @@ import pytest
 from motivnet_serve.backends.faces.face import LANDMARK_NAMES
 from motivnet_serve.settings import Settings
 from tests.conftest import MODEL_STORE
+from tests.heif_files import phone_copy
 from tests.photos import HAND_BOXES, NOT_SMILING, photo_paths
 from tests.router.conftest import serving
 
@@ -45,3 +46,20 @@ async def test_group_photo_and_empty_photo_in_one_request():
         if ("multi_face.jpg", index) not in NOT_SMILING:
             assert face["label"] == "Happiness"
     assert single["faces"][0]["label"] == "Happiness"
+
+
+async def test_heic_and_avif_of_the_group_photo_answer_like_its_jpeg(tmp_path):
+    """What an iPhone (HEIC) and a browser (AVIF) save: the same faces, boxes and labels as the JPEG."""
+    group = photo_paths()["multi_face.jpg"]
+    paths = [group, phone_copy(group, "HEIF", tmp_path), phone_copy(group, "AVIF", tmp_path)]
+    files = [("file", (path.name, path.read_bytes(), "application/octet-stream")) for path in paths]
+    settings = Settings(model_dir=str(MODEL_STORE / "mini-xception"), device="cpu")
+    async with serving(settings) as client:
+        response = await client.post("/predict", files=files)
+    assert response.status_code == 200, response.text
+    jpeg, *others = response.json()["results"]
+    assert len(jpeg["faces"]) == 5
+    for other in others:
+        assert [face["label"] for face in other["faces"]] == [face["label"] for face in jpeg["faces"]]
+        for face, mine in zip(jpeg["faces"], other["faces"]):
+            assert _iou(mine["box"], tuple(face["box"])) > 0.9, other["filename"]

@@ -7,6 +7,7 @@ import asyncio
 import random
 
 import httpx
+import numpy as np
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +18,11 @@ from schemathesis import GenerationMode
 from bench.server_process import ServerProcess
 from tests.conftest import encode
 from tests.core.test_images import FORMATS, mutations
+from tests.heif_files import avif_10bit, avif_coded_larger, multi_image_heic
 
 MUTANTS_PER_FORMAT = 300
 SCHEMA_EXAMPLES = 50
+HEADER_MUTANTS = 150
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -50,7 +53,37 @@ def _corpus(face_image: Image.Image) -> list[tuple[str, bytes]]:
     for fmt, params in FORMATS.items():
         rng = random.Random(f"fuzz-{fmt}")
         corpus += [(fmt, data) for data in mutations(encode(small, fmt, **params), rng, MUTANTS_PER_FORMAT)]
+    return corpus + _phone_corpus(small)
+
+
+def _phone_corpus(small: Image.Image) -> list[tuple[str, bytes]]:
+    """HEIC and AVIF beyond plain 8-bit encodes (a 10-bit AVIF, a burst HEIC, an AVIF coding more than it
+    declares), mutated anywhere and mutated inside the header boxes before `mdat` (ispe, iloc, av1C, pitm),
+    where sizes and offsets are read before anything is decoded."""
+    ramp = np.linspace(0, 65535, 64 * 64 * 3).reshape(64, 64, 3).astype(np.uint16)
+    sources = {
+        "AVIF-10bit": avif_10bit(ramp),
+        "HEIF-burst": multi_image_heic([small, small.rotate(90), small.transpose(Image.Transpose.FLIP_LEFT_RIGHT)], 1),
+        "AVIF-coded-larger": avif_coded_larger(256),
+    }
+    corpus = []
+    for name, data in sources.items():
+        rng = random.Random(f"fuzz-{name}")
+        corpus += [(name, mutant) for mutant in mutations(data, rng, MUTANTS_PER_FORMAT)]
+        corpus += [(name, mutant) for mutant in _header_mutations(data, rng, HEADER_MUTANTS)]
     return corpus
+
+
+def _header_mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
+    """One to four bytes changed before the media data: box sizes, item locations and declared sizes."""
+    end = data.find(b"mdat") if b"mdat" in data else len(data)
+    out = []
+    for _ in range(count):
+        mutable = bytearray(data)
+        for _ in range(rng.randrange(1, 5)):
+            mutable[rng.randrange(end)] = rng.choice([0, 1, 0x7F, 0x80, 0xFF, rng.randrange(256)])
+        out.append(bytes(mutable))
+    return out
 
 
 async def _post_all(url: str, corpus: list[tuple[str, bytes]]) -> list[tuple[str, int]]:

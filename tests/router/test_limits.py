@@ -14,6 +14,7 @@ from PIL import Image
 
 from bench.server_process import ROOT, ServerProcess
 from tests.conftest import encode
+from tests.heif_files import avif_coded_larger, declaring
 
 MINI_XCEPTION_DIR = ROOT / "model_store" / "mini-xception"
 RSS_BOUND_BYTES = int(2.5 * 2**30)
@@ -27,6 +28,11 @@ def bomb_gif(side: int) -> bytes:
     return encode(Image.new("P", (side, side), 0), "GIF")
 
 
+def bomb_phone(fmt: str, side: int) -> bytes:
+    """A few hundred bytes of HEIC or AVIF whose header declares side x side pixels."""
+    return declaring(encode(Image.new("RGB", (64, 64), (128, 110, 90)), fmt, quality=80), side, side)
+
+
 def plain_png(side: int) -> bytes:
     return encode(Image.new("RGB", (side, side), (128, 110, 90)), "PNG", compress_level=1)
 
@@ -38,17 +44,18 @@ def _multipart(bodies: list[bytes], name: str = "x") -> dict:
 def test_bombs_are_refused_whole_and_a_max_size_request_stays_in_its_memory_bound():
     with ServerProcess() as server:
         server.wait_ready()
-        request = _multipart([bomb_gif(6000)] * 16)
-        start = time.monotonic()
-        bombs = httpx.post(f"{server.url}/predict", **request, timeout=60)
-        assert bombs.status_code == 413
-        assert bombs.json()["error"]["code"] == "request_too_large"
-        assert time.monotonic() - start < 2
+        bombs_made = (bomb_gif(6000), bomb_phone("HEIF", 6000), bomb_phone("AVIF", 6000), avif_coded_larger(4096))
+        for bomb in bombs_made:
+            start = time.monotonic()
+            bombs = httpx.post(f"{server.url}/predict", **_multipart([bomb] * 16), timeout=60)
+            assert bombs.status_code == 413
+            assert bombs.json()["error"]["code"] == "request_too_large"
+            assert time.monotonic() - start < 2
         side = int((48_000_000 / 2) ** 0.5)
         full = httpx.post(f"{server.url}/predict", **_multipart([plain_png(side)] * 2), timeout=120)
         assert full.status_code == 200, full.text
         assert server.peak_rss_bytes() < RSS_BOUND_BYTES
-        assert server.metric("motivnet_requests_rejected_total", 'reason="request_too_large"') == 1
+        assert server.metric("motivnet_requests_rejected_total", 'reason="request_too_large"') == len(bombs_made)
         assert server.metric("motivnet_pixels_in_flight") == 0
         assert server.metric("process_resident_memory_bytes") > 0
 

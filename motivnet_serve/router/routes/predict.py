@@ -44,7 +44,8 @@ async def predict(
     state: StateDep,
     detect: Annotated[bool, Query(description="Find faces first; false treats each image as one face.")] = True,
 ) -> JSONResponse:
-    """Classify the emotion of every face in one or more images (multipart `file` parts or a raw image body).
+    """Classify the emotion of every face in one or more images (multipart `file` parts or a raw image body):
+    JPEG, PNG, WebP, BMP, GIF (first frame), TIFF, HEIC/HEIF (primary image) or AVIF, told by their bytes.
 
     Headers `x-detection-time`, `x-queue-time`, `x-inference-time` and `x-total-time` (milliseconds) say where
     the request's time went on the server."""

@@ -28,9 +28,9 @@ STOPPED = "the session could not go on; the server logged it"
 
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket) -> None:
-    """Send an optional `{"config": {...}}` text message, then frames as binary messages (the six formats
-    photos take: JPEG, PNG, WebP, BMP, GIF, TIFF); each gets one reply, in order: faces with track ids, an
-    error, or `skipped` when a newer frame overtook it."""
+    """Send an optional `{"config": {...}}` text message, then frames as binary messages (the formats photos
+    take: JPEG, PNG, WebP, BMP, GIF, TIFF, HEIC/HEIF, AVIF); each gets one reply, in order: faces with track
+    ids, an error, or `skipped` when a newer frame overtook it."""
     state: ServiceState = websocket.app.state.service
     await websocket.accept()
     with ExitStack() as admitted:

@@ -6,6 +6,11 @@ import { element, faceTitle, percent } from "./draw.js";
 
 let pictureUrls = [];
 
+// The server reads HEIC/HEIF, but most browsers cannot draw it: the faces are then listed without the picture.
+const NO_PREVIEW = "This browser cannot show this picture (HEIC?); the faces the server found are listed below.";
+// Picked or dropped files the server reads: browsers often give HEIC and AVIF files no image/* type.
+const PHOTO_NAME = /\.(jpe?g|png|webp|bmp|gif|tiff?|heic|heif|avif)$/i;
+
 function timingsText(headers) {
   const parts = [];
   for (const [name, value] of headers) {
@@ -40,26 +45,37 @@ async function analysePhotos(files) {
 async function photoResult(file, result) {
   const section = element("div", "result");
   section.append(element("h3", "", `${file.name}: ${result.faces.length || "no"} face(s)`));
-  const picture = element("div", "picture");
-  const image = element("img");
-  image.alt = file.name;
-  image.src = URL.createObjectURL(file);
-  pictureUrls.push(image.src);
-  await image.decode();
-  picture.append(image);
+  const image = await preview(file);
+  const picture = image ? element("div", "picture") : element("p", "hint no-preview", NO_PREVIEW);
+  if (image) picture.append(image);
   const cards = element("div", "cards");
   result.faces.forEach((face, index) => {
-    const box = faceBox(face, index, image.naturalWidth, image.naturalHeight);
     const card = faceCard(face, index);
+    cards.append(card);
+    if (!image) return;
+    const box = faceBox(face, index, image.naturalWidth, image.naturalHeight);
     for (const node of [box, card]) {
       node.addEventListener("mouseenter", () => [box, card].forEach((n) => n.classList.add("hot")));
       node.addEventListener("mouseleave", () => [box, card].forEach((n) => n.classList.remove("hot")));
     }
     picture.append(box);
-    cards.append(card);
   });
   section.append(picture, cards);
   return section;
+}
+
+// The picture as the browser shows it, or null when it cannot decode it (HEIC in Chromium and Firefox).
+async function preview(file) {
+  const image = element("img");
+  image.alt = file.name;
+  image.src = URL.createObjectURL(file);
+  pictureUrls.push(image.src);
+  try {
+    await image.decode();
+    return image;
+  } catch (_) {
+    return null;
+  }
 }
 
 function faceBox(face, index, width, height) {
@@ -101,7 +117,7 @@ export function setUpPhotos() {
     guarded(async (event) => {
       event.preventDefault();
       drop.classList.remove("over");
-      await analysePhotos([...event.dataTransfer.files].filter((file) => file.type.startsWith("image/")));
+      await analysePhotos([...event.dataTransfer.files].filter((file) => file.type.startsWith("image/") || PHOTO_NAME.test(file.name)));
     }),
   );
 }
