@@ -38,7 +38,7 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     is opened (and refused, if it must be) before the model loads."""
     options = VideoOptions(fps=args.fps, detect=True, max_faces=None, smoothing=0.0)
     if args.no_detect:  # no detector is loaded, and every frame is one face
-        settings = settings.model_copy(update={"detector": "none"})
+        settings = settings.but("detector", name="none")
     status = 0
     with Path(args.video).open("rb") as file:
         reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))

@@ -42,8 +42,8 @@ def check_model_folder(settings: Settings) -> None:
 
 def acceleration_of(settings: Settings) -> Acceleration:
     """The settings' compile and FP8 choices; an empty cache folder setting keeps no cache."""
-    cache_dir = Path(settings.compile_cache_dir).expanduser() if settings.compile_cache_dir else None
-    return Acceleration(settings.compile, settings.compile_mode, cache_dir, settings.fp8)
+    cache_dir = Path(settings.compile.cache_dir).expanduser() if settings.compile.cache_dir else None
+    return Acceleration(settings.compile.enabled, settings.compile.mode, cache_dir, settings.compile.fp8)
 
 
 def load_predictor(
@@ -71,17 +71,17 @@ def load_predictor(
 def build_finder(settings: Settings, device: torch.device, input_hw: tuple[int, int]) -> FaceFinder:
     """The configured face detector on the model's device, with the configured crop rule; crops are kept
     to at most twice the model's input side."""
-    detector = build_detector(settings.detector, device, settings.model_store, detector_settings(settings))
-    return FaceFinder(detector, settings.crop_margin, settings.crop_align, 2 * max(input_hw))
+    detector = build_detector(settings.detector.name, device, settings.model_store, detector_settings(settings))
+    return FaceFinder(detector, settings.detector.crop_margin, settings.detector.crop_align, 2 * max(input_hw))
 
 
 def detector_settings(settings: Settings) -> DetectorSettings:
     """The detector's own thresholds, out of the flat settings (the backend never sees `Settings`)."""
     return DetectorSettings(
-        score_threshold=settings.detector_score_threshold,
-        nms_iou=settings.detector_nms_iou,
-        min_face_px=settings.detector_min_face_px,
-        max_faces=settings.detector_max_faces,
+        score_threshold=settings.detector.score_threshold,
+        nms_iou=settings.detector.nms_iou,
+        min_face_px=settings.detector.min_face_px,
+        max_faces=settings.detector.max_faces,
     )
 
 

@@ -50,9 +50,8 @@ class Pacing:
 
     @classmethod
     def of(cls, settings: Settings) -> Pacing:
-        return cls(
-            settings.video_frames_in_flight, settings.request_timeout_ms / 1000, settings.detector_score_threshold
-        )
+        frame_timeout_s = settings.request_timeout_ms / 1000
+        return cls(settings.limits.video_frames_in_flight, frame_timeout_s, settings.detector.score_threshold)
 
 
 @dataclass(frozen=True)

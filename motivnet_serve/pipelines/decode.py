@@ -40,7 +40,7 @@ class VideoLimits:
 
     @classmethod
     def of(cls, settings: Settings) -> VideoLimits:
-        return cls(settings.max_video_seconds, settings.max_frame_pixels)
+        return cls(settings.limits.max_video_seconds, settings.limits.max_frame_pixels)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     state.draining = True
     await loader
-    await state.drain(state.settings.drain_timeout_s)
+    await state.drain(state.settings.connections.drain_timeout_s)
 
 
 def create_app(settings: Settings) -> FastAPI:

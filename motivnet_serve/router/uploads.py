@@ -84,9 +84,9 @@ async def parsed_form(
 async def read_uploads(request: Request, settings: Settings, deadline: float) -> list[Upload]:
     """Images from a multipart form (parts named `file`) or from a raw `image/*` body, in upload order."""
     content_type = media_type(request)
-    body = limited_body(request, settings.max_upload_bytes, deadline, settings.body_timeout_s)
+    body = limited_body(request, settings.limits.max_upload_bytes, deadline, settings.connections.body_timeout_s)
     if content_type == "multipart/form-data":
-        uploads = await _read_multipart(request, body, settings.max_files_per_request)
+        uploads = await _read_multipart(request, body, settings.limits.max_files_per_request)
     elif content_type.startswith("image/") or content_type == "application/octet-stream":
         uploads = [Upload(None, b"".join([chunk async for chunk in body]))]
     else:

@@ -26,8 +26,8 @@ async def spooled_video(request: Request, settings: Settings) -> AsyncIterator[B
     A video may take as long to upload as it may last (`max_video_seconds`); a pause longer than
     `body_timeout_s` ends it with 408 at once."""
     content_type = media_type(request)
-    deadline = time.monotonic() + settings.max_video_seconds
-    body = limited_body(request, settings.max_video_bytes, deadline, settings.body_timeout_s)
+    deadline = time.monotonic() + settings.limits.max_video_seconds
+    body = limited_body(request, settings.limits.max_video_bytes, deadline, settings.connections.body_timeout_s)
     if content_type == "multipart/form-data":
         async with _multipart_file(request, body) as file:
             yield file

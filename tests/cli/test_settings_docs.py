@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from motivnet_serve.cli.settings_docs import TARGETS, stale_files
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import all_settings, groups
 from tests.conftest import ROOT
 
 COPIED = ("motivnet_serve", "pyproject.toml", *TARGETS)
@@ -27,10 +27,16 @@ def test_generated_files_match_the_settings():
 def test_every_setting_is_documented_once_in_each_file():
     reference = (ROOT / "docs" / "configuration.md").read_text()
     example = (ROOT / ".env.example").read_text()
-    for name in Settings.model_fields:
-        variable = f"MOTIVNET_{name.upper()}"
+    for setting in all_settings():
+        variable = setting.env
         assert reference.count(f"| `{variable}` |") == 1, variable
         assert example.count(f"\n# {variable}=") == 1, variable
+
+
+def test_each_group_has_its_section():
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    for group in groups():
+        assert reference.count(f"\n### `{group}`\n") == 1, group
 
 
 def settings_docs(tree: Path, *args: str) -> subprocess.CompletedProcess[str]:

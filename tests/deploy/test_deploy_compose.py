@@ -111,7 +111,7 @@ def test_restart_and_graceful_drain(compose: dict[str, Any]) -> None:
     settings = effective_settings(defaults(compose))
     timeout_s = settings.request_timeout_ms / 1000
     assert seconds(service["stop_grace_period"]) >= timeout_s + 15, "a queued request may wait the full timeout"
-    drain_s = settings.drain_timeout_s
+    drain_s = settings.connections.drain_timeout_s
     assert seconds(service["stop_grace_period"]) >= drain_s + 5, "the server must exit on its own before SIGKILL"
 
 

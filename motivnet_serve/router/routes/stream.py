@@ -49,7 +49,7 @@ async def _session(websocket: WebSocket, engine: Engine, state: ServiceState) ->
     sender: asyncio.Task[None] | None = None
     try:
         while True:
-            message = await asyncio.wait_for(websocket.receive(), settings.stream_idle_timeout_s)
+            message = await asyncio.wait_for(websocket.receive(), settings.limits.stream_idle_timeout_s)
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("bytes") is None:
@@ -64,7 +64,7 @@ async def _session(websocket: WebSocket, engine: Engine, state: ServiceState) ->
                 sender = asyncio.create_task(_send_replies(websocket, session))
             session.add(message["bytes"])
     except asyncio.TimeoutError:
-        await websocket.close(1000, f"idle for {settings.stream_idle_timeout_s:g} s")
+        await websocket.close(1000, f"idle for {settings.limits.stream_idle_timeout_s:g} s")
     except (ValueError, ValidationError) as exc:
         await websocket.close(POLICY_VIOLATION, f"bad config message: {exc}"[:120])
     except WebSocketDisconnect:
@@ -108,9 +108,9 @@ def _config(text: str) -> StreamConfig:
 
 def _limits(settings: Settings) -> StreamLimits:
     return StreamLimits(
-        max_message_bytes=settings.max_stream_message_bytes,
-        max_frame_pixels=settings.max_frame_pixels,
-        frames_in_flight=settings.stream_frames_in_flight,
+        max_message_bytes=settings.limits.max_stream_message_bytes,
+        max_frame_pixels=settings.limits.max_frame_pixels,
+        frames_in_flight=settings.limits.stream_frames_in_flight,
         frame_timeout_s=settings.request_timeout_ms / 1000,
-        min_score=settings.detector_score_threshold,
+        min_score=settings.detector.score_threshold,
     )

@@ -57,7 +57,8 @@ def found(photos_rgb) -> dict[str, list[tuple[int, torch.Tensor]]]:
     for name, image in photos_rgb.items():
         faces = detector.detect([image])[0]
         hand = [max(range(len(HAND_BOXES[name])), key=lambda i: iou(face.box, HAND_BOXES[name][i])) for face in faces]
-        result[name] = list(zip(hand, crop_faces(image, faces, margin=settings.crop_margin, align=settings.crop_align)))
+        crops = crop_faces(image, faces, margin=settings.detector.crop_margin, align=settings.detector.crop_align)
+        result[name] = list(zip(hand, crops))
     return result
 
 
