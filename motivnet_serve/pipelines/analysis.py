@@ -24,7 +24,6 @@ from motivnet_serve.core.results import FacePrediction
 from motivnet_serve.pipelines.decode import VideoFrame, VideoReader
 from motivnet_serve.pipelines.sampling import Sampler
 from motivnet_serve.pipelines.tracks import Tracks
-from motivnet_serve.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +46,6 @@ class Pacing:
     frames_in_flight: int
     frame_timeout_s: float
     min_score: float
-
-    @classmethod
-    def of(cls, settings: Settings) -> Pacing:
-        frame_timeout_s = settings.request_timeout_ms / 1000
-        return cls(settings.limits.video_frames_in_flight, frame_timeout_s, settings.detector.score_threshold)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class DrainingServer(uvicorn.Server):
 
     async def _drain(self, sig: int, frame: FrameType | None) -> None:
         """Queued work first, then open requests, all within `drain_timeout_s`."""
-        give_up = time.monotonic() + self.state.settings.connections.drain_timeout_s
+        give_up = time.monotonic() + self.state.limits.drain_timeout_s
         drained = await self.state.drain(_left(give_up))
         log.warning("queue drained; shutting down" if drained else "drain timeout: closing with work queued")
         self.config.timeout_graceful_shutdown = _left(give_up)  # type: ignore[assignment]  # uvicorn takes seconds
