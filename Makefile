@@ -28,7 +28,7 @@ weights: $(STAMP)
 serve: weights
 	$(PY) -m motivnet_serve serve
 
-# docs/configuration.md and .env.example from the settings' defaults and descriptions (a test checks them).
+# docs/configuration.md and motivnet.env.example from the settings' defaults and descriptions (a test checks them).
 settings-docs: $(STAMP)
 	$(PY) -m motivnet_serve settings-docs --write
 

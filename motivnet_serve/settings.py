@@ -206,7 +206,7 @@ class CompileOptions(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Every knob and its default, written here only: docs/configuration.md and .env.example are generated
+    """Every knob and its default, written here only: docs/configuration.md and motivnet.env.example are generated
     from these fields (`python -m motivnet_serve settings-docs --write`), and the deployment files carry
     only what differs from them."""
 

@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
     fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
     fetch.set_defaults(handler=cmd_fetch_weights)
-    docs = commands.add_parser("settings-docs", help="check (or --write) docs/configuration.md and .env.example")
+    generated = "docs/configuration.md and motivnet.env.example"
+    docs = commands.add_parser("settings-docs", help=f"check (or --write) {generated}")
     docs.add_argument("--write", action="store_true", help="regenerate them from the settings instead of checking")
     docs.set_defaults(handler=cmd_settings_docs)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
