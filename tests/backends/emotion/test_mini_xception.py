@@ -167,6 +167,7 @@ def test_preprocessing_follows_fer_with_opencv(predictor, photos_rgb):
     assert normalised.max() <= 1
 
 
+@pytest.mark.slow  # the detector over every test photo (~10 s of CPU)
 def test_clear_smiles_are_happiness(predictor, found):
     for name, pairs in found.items():
         assert sorted(index for index, _ in pairs) == list(range(len(HAND_BOXES[name])))
@@ -177,6 +178,7 @@ def test_clear_smiles_are_happiness(predictor, found):
             assert (label == "Happiness") == ((name, index) not in NOT_SMILING), (name, index, label)
 
 
+@pytest.mark.slow  # needs the detector over every test photo, like the test above (~10 s of CPU)
 def test_answers_are_probabilities_in_our_label_order(predictor, faces):
     probabilities = predictor.predict(predictor.preprocess(faces["astronaut.png"]))
     assert probabilities.dtype == torch.float32
@@ -187,6 +189,7 @@ def test_answers_are_probabilities_in_our_label_order(predictor, faces):
 
 
 @pytest.mark.usefixtures("predictor")
+@pytest.mark.slow  # loads and freezes mini-Xception (~3 s)
 def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(tmp_path):
     assert isinstance(
         load_predictor(str(MODEL_STORE / "mini-xception"), MODEL_STORE, "cpu", "auto"), MiniXceptionPredictor

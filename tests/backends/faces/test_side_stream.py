@@ -11,6 +11,7 @@ from motivnet_serve.backends.faces.side_stream import SideStream
 from motivnet_serve.backends.torch_runtime.upload import upload
 
 
+@pytest.mark.slow  # the detector over several photos twice (~3 s)
 def test_on_a_cpu_the_side_stream_changes_nothing(mobilenet, photos):
     side = SideStream(torch.device("cpu"))
     assert side.stream is None
