@@ -26,7 +26,7 @@ from motivnet_serve.settings import Settings
 def face_crops(photos: list[Path], device: torch.device) -> list[torch.Tensor]:
     """Every face the MobileNet detector finds in `photos`, as the server would crop it (on the CPU)."""
     settings = Settings.from_flat(detector="retinaface-mobilenet")
-    finder = build_finder(settings, device, (1024, 768))
+    finder = build_finder(settings.detector, settings.model_store, device, (1024, 768))
     crops = []
     for path in photos:
         image = decode_image(path.read_bytes(), settings.limits.max_image_pixels)

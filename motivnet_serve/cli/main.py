@@ -128,8 +128,9 @@ def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
     preprocessor = build_preprocessor(spec, torch.device("cpu"))
     image = _read_image(args.image, settings)
-    finder_settings = settings if args.detect else settings.but("detector", name="none")
-    found = build_finder(finder_settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
+    detector = settings.detector if args.detect else settings.detector.model_copy(update={"name": "none"})
+    finder = build_finder(detector, settings.model_store, torch.device("cpu"), spec.architecture.input_hw)
+    found = finder.find([image])[0]
     out = Path(args.out)
     for index, (face, crop) in enumerate(found):
         path = out if not args.detect else out.with_name(f"{out.stem}_face{index}{out.suffix}")

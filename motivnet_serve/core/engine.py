@@ -123,10 +123,11 @@ class Engine:
             settings.model_store,
             settings.device,
             settings.dtype,
-            acceleration_of(settings),
+            acceleration_of(settings.compile),
         )
         device = torch.device(predictor.info.device)
-        finder = await asyncio.to_thread(build_finder, settings, device, predictor.info.architecture["input_hw"])
+        input_hw = predictor.info.architecture["input_hw"]
+        finder = await asyncio.to_thread(build_finder, settings.detector, settings.model_store, device, input_hw)
         engine = cls(predictor, finder, settings, metrics)
         if warm:
             await asyncio.to_thread(engine._warmup)

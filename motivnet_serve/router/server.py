@@ -91,7 +91,7 @@ def raise_open_file_limit(needed: int) -> None:
 
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    check_model_folder(settings)
+    check_model_folder(settings.model_dir, settings.model_store)
     raise_open_file_limit(settings.connections.max_connections + FILE_HEADROOM)
     app = create_app(settings)
     connections = settings.connections

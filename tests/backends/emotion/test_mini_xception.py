@@ -52,7 +52,8 @@ def photos_rgb() -> dict[str, torch.Tensor]:
 def found(photos_rgb) -> dict[str, list[tuple[int, torch.Tensor]]]:
     """Every photo's faces as (index of the hand-measured box it overlaps most, crop), by the bundled detector."""
     settings = Settings()
-    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, detector_settings(settings))
+    thresholds = detector_settings(settings.detector)
+    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, thresholds)
     result = {}
     for name, image in photos_rgb.items():
         faces = detector.detect([image])[0]

