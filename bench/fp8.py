@@ -25,11 +25,11 @@ from motivnet_serve.settings import Settings
 
 def face_crops(photos: list[Path], device: torch.device) -> list[torch.Tensor]:
     """Every face the MobileNet detector finds in `photos`, as the server would crop it (on the CPU)."""
-    settings = Settings(detector="retinaface-mobilenet")
-    finder = build_finder(settings, device, (1024, 768))
+    settings = Settings.from_flat(detector="retinaface-mobilenet")
+    finder = build_finder(settings.detector, settings.model_store, device, (1024, 768))
     crops = []
     for path in photos:
-        image = decode_image(path.read_bytes(), settings.max_image_pixels)
+        image = decode_image(path.read_bytes(), settings.limits.max_image_pixels)
         found = finder.find([image])[0]
         crops += [crop.cpu() for _, crop in found] or [image]
     return crops

@@ -20,9 +20,9 @@ import torch
 from motivnet_serve.backends.emotion.predictor import Predictor
 from motivnet_serve.core.images import decode_image
 from motivnet_serve.core.loading import load_predictor
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import LimitOptions
 
-MAX_IMAGE_PIXELS: int = Settings.model_fields["max_image_pixels"].default
+MAX_IMAGE_PIXELS: int = LimitOptions.model_fields["max_image_pixels"].default
 
 
 class EmotionAPI(ls.LitAPI):

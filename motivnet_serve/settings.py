@@ -1,57 +1,89 @@
-"""The service's settings: one class, read from `MOTIVNET_*` environment variables and CLI options."""
+"""The service's settings: one class, read from `MOTIVNET_*` environment variables and CLI options.
+
+Related settings sit in groups (`settings.detector`, `settings.limits`, `settings.connections`,
+`settings.compile`), so each part of the service can be handed the group it uses and nothing else. The
+environment names stay flat and unchanged (`MOTIVNET_DETECTOR_SCORE_THRESHOLD`, `MOTIVNET_MAX_UPLOAD_BYTES`):
+a field's name is its environment name after the prefix, or its `validation_alias` where the group's own
+name would make it longer or different from the name deployments already use.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
+ENV_PREFIX = "MOTIVNET_"
 
 # The closed choices, written once: the detector registry and the CLI take theirs from here.
 DetectorName = Literal["auto", "retinaface", "retinaface-mobilenet", "none"]
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
 DTYPES: tuple[str, ...] = get_args(Dtype)
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
+GROUP_CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-class Settings(BaseSettings):
-    """Every knob and its default, written here only: docs/configuration.md and .env.example are generated
-    from these fields (`python -m motivnet_serve settings-docs --write`), and the deployment files carry
-    only what differs from them."""
 
-    model_config = SettingsConfigDict(env_prefix="MOTIVNET_", env_file=None, extra="ignore")
+class DetectorOptions(BaseModel):
+    """Finding faces: which detector, how many threads run it, which boxes count as faces, how crops are cut."""
 
-    model_dir: str = Field(
-        "auto", description="Model folder to serve, or 'auto' (the best one present in the model store)."
+    model_config = GROUP_CONFIG
+
+    name: DetectorName = Field(
+        "auto",
+        validation_alias="detector",
+        description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet).",
     )
-    model_store: Path = Field(
-        REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from; by default the source tree's."
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        validation_alias="detect_workers",
+        description="Threads finding faces at once. 0: one per CPU core (at most 4) on the CPU, one on a GPU. On "
+        "the CPU each thread then runs torch with cores / workers threads of its own.",
     )
-    device: str = Field(
-        "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
+    score_threshold: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        validation_alias="detector_score_threshold",
+        description="Lowest detector confidence kept as a face.",
     )
-    dtype: Dtype = Field(
-        "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
+    nms_iou: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        validation_alias="detector_nms_iou",
+        description="Overlap above which the weaker of two boxes goes.",
     )
-    host: str = Field("127.0.0.1", description="Address the HTTP server binds to ('0.0.0.0' in containers).")
-    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
-    max_batch_size: int = Field(8, ge=1, le=1024, description="Most faces in one forward pass.")
-    max_batch_delay_ms: float = Field(
-        5.0, ge=0, description="Longest a face waits for others to join its batch once the device is free."
+    min_face_px: float = Field(
+        16.0,
+        ge=0,
+        validation_alias="detector_min_face_px",
+        description="Faces with a shorter box side (pixels) are dropped.",
     )
-    max_queue_size: int = Field(
-        256,
-        ge=1,
-        description="Faces waiting at most, and requests waiting for an in-flight slot; beyond either, 503 at once.",
+    max_faces: int = Field(
+        32, ge=1, validation_alias="detector_max_faces", description="Most faces reported per image, best first."
     )
-    request_timeout_ms: float = Field(
-        30000.0, gt=0, description="Deadline of a request; faces still queued then get 504."
-    )
+    crop_margin: float = Field(0.25, ge=0, description="How much a face's square crop grows around its box.")
+    crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
+
+
+class LimitOptions(BaseModel):
+    """What one request, video or live session may ask for, and how much the server takes on at once."""
+
+    model_config = GROUP_CONFIG
+
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, gt=0, description="Largest request body, enforced while reading it."
     )
@@ -103,6 +135,28 @@ class Settings(BaseSettings):
         description="Requests read, decoded, detected or queued at once (their bodies, up to max_upload_bytes each, "
         "bound memory: 640 MiB by default); more wait in line until their deadline.",
     )
+
+    @property
+    def max_temp_bytes(self) -> int:
+        """Most bytes the service may hold in /tmp at once when every limit is reached: the videos being analysed,
+        each spooled whole, and the photo uploads in flight, which the multipart parser spools past 1 MiB."""
+        return self.max_videos_in_flight * self.max_video_bytes + self.max_requests_in_flight * self.max_upload_bytes
+
+    @model_validator(mode="after")
+    def _budget_fits(self) -> LimitOptions:
+        if self.max_request_pixels > self.max_pixels_in_flight:
+            raise ValueError(
+                f"max_request_pixels ({self.max_request_pixels}) must not exceed max_pixels_in_flight "
+                f"({self.max_pixels_in_flight}): a request of the allowed size could never be admitted"
+            )
+        return self
+
+
+class ConnectionOptions(BaseModel):
+    """What one HTTP connection may cost the server, and how long it stays open, shutting down included."""
+
+    model_config = GROUP_CONFIG
+
     max_connections: int = Field(
         512,
         ge=1,
@@ -119,6 +173,71 @@ class Settings(BaseSettings):
         ge=0,
         description="On SIGTERM, longest wait for queued work and open requests; then connections close and it exits.",
     )
+
+
+class CompileOptions(BaseModel):
+    """How the model runs beyond eager PyTorch: torch.compile, its kernel cache, FP8 linear layers."""
+
+    model_config = GROUP_CONFIG
+
+    enabled: Literal["auto"] | bool = Field(
+        "auto",
+        validation_alias="compile",
+        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere (and for one-shot CLI "
+        "predict); true or false to force it. If compiling fails, the eager model serves and one error is logged.",
+    )
+    mode: CompileMode = Field(
+        "default",
+        validation_alias="compile_mode",
+        description="torch.compile mode; 'reduce-overhead' adds CUDA graphs (one per batch size met).",
+    )
+    cache_dir: str = Field(
+        "~/.cache/motivnet/compile",
+        validation_alias="compile_cache_dir",
+        description="Where compiled kernels are kept between starts, one file per checkpoint, GPU, torch, dtype, "
+        "mode and FP8, saved after warm-up; empty: no cache. Mount it as a volume so restarts skip the compile.",
+    )
+    fp8: bool = Field(
+        False,
+        description="Run the encoder's linear layers in FP8 (e4m3, per-row scales); needs an FP8 GPU "
+        "(compute capability 8.9+: L4, L40S, H100, H200) and bfloat16, refused at start elsewhere. Check the "
+        "accuracy on a labelled set first.",
+    )
+
+
+class Settings(BaseSettings):
+    """Every knob and its default, written here only: docs/configuration.md and motivnet.env.example are generated
+    from these fields (`python -m motivnet_serve settings-docs --write`), and the deployment files carry
+    only what differs from them."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=None, extra="ignore")
+
+    model_dir: str = Field(
+        "auto", description="Model folder to serve, or 'auto' (the best one present in the model store)."
+    )
+    model_store: Path = Field(
+        REPO_MODEL_STORE, description="Folder of model folders that 'auto' chooses from; by default the source tree's."
+    )
+    device: str = Field(
+        "auto", description="Torch device: 'auto' (cuda, then mps, then cpu), 'cuda', 'cuda:1', 'cpu', 'mps'."
+    )
+    dtype: Dtype = Field(
+        "auto", description="Weights and activations: 'auto' is bfloat16 on CUDA and float32 elsewhere."
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to ('0.0.0.0' in containers).")
+    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    max_batch_size: int = Field(8, ge=1, le=1024, description="Most faces in one forward pass.")
+    max_batch_delay_ms: float = Field(
+        5.0, ge=0, description="Longest a face waits for others to join its batch once the device is free."
+    )
+    max_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Faces waiting at most, and requests waiting for an in-flight slot; beyond either, 503 at once.",
+    )
+    request_timeout_ms: float = Field(
+        30000.0, gt=0, description="Deadline of a request; faces still queued then get 504."
+    )
     api_keys: str = Field(
         "",
         description="Comma-separated bearer tokens; when set, every route except /health/*, the web page and "
@@ -129,45 +248,26 @@ class Settings(BaseSettings):
         "", description="Comma-separated origins allowed to call the API from a browser ('*' for any); none by default."
     )
     warmup: bool = Field(True, description="Run one forward at each batch size before reporting ready.")
-    detector: DetectorName = Field(
-        "auto", description="Face detector: 'auto' (ResNet-50 RetinaFace if its weights are present, else MobileNet)."
-    )
-    detect_workers: int = Field(
-        0,
-        ge=0,
-        le=64,
-        description="Threads finding faces at once. 0: one per CPU core (at most 4) on the CPU, one on a GPU. On "
-        "the CPU each thread then runs torch with cores / workers threads of its own.",
-    )
-    detector_score_threshold: float = Field(0.9, ge=0, le=1, description="Lowest detector confidence kept as a face.")
-    detector_nms_iou: float = Field(0.4, gt=0, le=1, description="Overlap above which the weaker of two boxes goes.")
-    detector_min_face_px: float = Field(16.0, ge=0, description="Faces with a shorter box side (pixels) are dropped.")
-    detector_max_faces: int = Field(32, ge=1, description="Most faces reported per image, best first.")
-    crop_margin: float = Field(0.25, ge=0, description="How much a face's square crop grows around its box.")
-    crop_align: bool = Field(False, description="Rotate each crop so the eyes lie level.")
-    compile: Literal["auto"] | bool = Field(
-        "auto",
-        description="torch.compile the model: 'auto' is on for CUDA and off elsewhere (and for one-shot CLI "
-        "predict); true or false to force it. If compiling fails, the eager model serves and one error is logged.",
-    )
-    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
-        "default", description="torch.compile mode; 'reduce-overhead' adds CUDA graphs (one per batch size met)."
-    )
-    compile_cache_dir: str = Field(
-        "~/.cache/motivnet/compile",
-        description="Where compiled kernels are kept between starts, one file per checkpoint, GPU, torch, dtype, "
-        "mode and FP8, saved after warm-up; empty: no cache. Mount it as a volume so restarts skip the compile.",
-    )
-    fp8: bool = Field(
-        False,
-        description="Run the encoder's linear layers in FP8 (e4m3, per-row scales); needs an FP8 GPU "
-        "(compute capability 8.9+: L4, L40S, H100, H200) and bfloat16, refused at start elsewhere. Check the "
-        "accuracy on a labelled set first.",
-    )
     demo: bool = Field(
         True, description="Serve the demo page at / (photos, video files, webcam); false: the API only, / is 404."
     )
     log_level: LogLevel = Field("info", description="Server log level.")
+    detector: DetectorOptions = Field(default_factory=DetectorOptions, description=DetectorOptions.__doc__)
+    limits: LimitOptions = Field(default_factory=LimitOptions, description=LimitOptions.__doc__)
+    connections: ConnectionOptions = Field(default_factory=ConnectionOptions, description=ConnectionOptions.__doc__)
+    compile: CompileOptions = Field(default_factory=CompileOptions, description=CompileOptions.__doc__)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - the hook's signature; replaced below
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then the flat `MOTIVNET_*` names; no .env file or secrets folder is read."""
+        return init_settings, FlatEnvironment(settings_cls)
 
     @property
     def api_key_list(self) -> tuple[str, ...]:
@@ -177,20 +277,19 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> tuple[str, ...]:
         return _split(self.cors_allow_origins)
 
-    @property
-    def max_temp_bytes(self) -> int:
-        """Most bytes the service may hold in /tmp at once when every limit is reached: the videos being analysed,
-        each spooled whole, and the photo uploads in flight, which the multipart parser spools past 1 MiB."""
-        return self.max_videos_in_flight * self.max_video_bytes + self.max_requests_in_flight * self.max_upload_bytes
+    @classmethod
+    def from_flat(cls, **values: Any) -> Settings:
+        """Settings from the flat names the environment uses, without the prefix (`detector="none"`,
+        `max_upload_bytes=1024`), the environment filling in the rest: how CLI options and tests name them."""
+        unknown = {ENV_PREFIX + name.upper() for name in values} - {setting.env for setting in all_settings()}
+        if unknown:
+            raise TypeError(f"no such settings: {sorted(unknown)}")
+        return cls(**env_values({ENV_PREFIX + name: value for name, value in values.items()}))
 
-    @model_validator(mode="after")
-    def _budget_fits(self) -> Settings:
-        if self.max_request_pixels > self.max_pixels_in_flight:
-            raise ValueError(
-                f"max_request_pixels ({self.max_request_pixels}) must not exceed max_pixels_in_flight "
-                f"({self.max_pixels_in_flight}): a request of the allowed size could never be admitted"
-            )
-        return self
+    def but(self, group: str, **changes: Any) -> Settings:
+        """A copy with some fields of one group changed: the CLI's `--no-detect` (`but("detector", name="none")`)
+        and one-shot runs that skip compiling."""
+        return self.model_copy(update={group: getattr(self, group).model_copy(update=changes)})
 
     @field_validator("device")
     @classmethod
@@ -198,6 +297,68 @@ class Settings(BaseSettings):
         if value.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
             raise ValueError(f"device {value!r} is not one of auto, cpu, cuda, cuda:N, mps")
         return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, where its value sits in `Settings` (field, or group then field),
+    and the field that holds its default and description."""
+
+    env: str
+    path: tuple[str, ...]
+    info: FieldInfo
+
+
+def groups() -> dict[str, type[BaseModel]]:
+    """The group fields of `Settings` and their models, in declaration order."""
+    found = {}
+    for name, info in Settings.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            found[name] = info.annotation
+    return found
+
+
+def all_settings() -> Iterator[Setting]:
+    """Every setting with its environment name, the ungrouped ones first, then each group's."""
+    grouped = groups()
+    for name, info in Settings.model_fields.items():
+        if name not in grouped:
+            yield Setting(_env_name(name, info), (name,), info)
+    for group, model in grouped.items():
+        for name, info in model.model_fields.items():
+            yield Setting(_env_name(name, info), (group, name), info)
+
+
+def _env_name(name: str, info: FieldInfo) -> str:
+    alias = info.validation_alias
+    return ENV_PREFIX + (alias if isinstance(alias, str) else name).upper()
+
+
+def env_values(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings an environment sets, nested as `Settings` holds them (names matched ignoring case, as
+    pydantic-settings does; other names ignored): what `Settings()` reads from the process environment, and
+    `Settings(**env_values(env))` what it runs with when a deployment file adds `env`."""
+    upper = {key.upper(): value for key, value in environ.items() if key.upper().startswith(ENV_PREFIX)}
+    values: dict[str, Any] = {}
+    for setting in all_settings():
+        if setting.env in upper:
+            *parents, field = setting.path
+            target = values
+            for group in parents:
+                target = target.setdefault(group, {})
+            target[field] = upper[setting.env]
+    return values
+
+
+class FlatEnvironment(PydanticBaseSettingsSource):
+    """Reads each setting from its one flat `MOTIVNET_*` name, grouped fields included; pydantic-settings' own
+    source would read a group from one JSON variable (or `__`-joined names) instead."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # noqa: ARG002
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        return env_values(os.environ)
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -24,6 +24,9 @@ BARRED = {("router", "backends"), ("pipelines", "backends")}
 STANDALONE = ("settings", "client")
 """Any layer may import these; they import nothing of the package (so neither loads a network)."""
 NETWORK_CODE = ("torch", f"{PACKAGE}.backends")
+WITHOUT_SETTINGS = ("pipelines",)
+"""Layers handed the few values they use by the composition roots (create_app, the CLI), never `Settings`;
+they may not import the settings module at all, not even for type hints."""
 
 
 def module_name(path: Path) -> str:
@@ -43,12 +46,14 @@ def with_parents(module: str) -> set[str]:
     return {".".join(parts[:end]) for end in range(1, len(parts) + 1)}
 
 
-def runtime_imports(source: str, package: str = PACKAGE) -> set[str]:
+def runtime_imports(source: str, package: str = PACKAGE, type_checking: bool = False) -> set[str]:
+    """The package's (and torch's) modules that `source` imports; those under `if TYPE_CHECKING:` only when
+    `type_checking`."""
     tree = ast.parse(source)
     skipped = {
         id(child)
         for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) and not type_checking
         for child in ast.walk(node)
     }
     names: set[str] = set()
@@ -110,11 +115,29 @@ def cycles(graph: dict[str, set[str]]) -> list[str]:
     return []
 
 
+def settings_readers(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of the settings module from a layer that must be handed values instead."""
+    settings = f"{PACKAGE}.settings"
+    return [
+        f"{module} -> {settings}"
+        for module, imports in graph.items()
+        if layer_of(module) in WITHOUT_SETTINGS and settings in imports
+    ]
+
+
 GRAPH = build_graph(ROOT / PACKAGE)
 
 
 def test_imports_run_only_downwards_through_the_layers():
     assert layer_violations(GRAPH) == []
+
+
+def test_the_pipelines_never_import_the_settings():
+    every_import = {
+        module_name(path): runtime_imports(path.read_text(), type_checking=True)
+        for path in sorted((ROOT / PACKAGE).rglob("*.py"))
+    }
+    assert settings_readers(every_import) == []
 
 
 def test_no_import_cycles():
@@ -146,6 +169,15 @@ def test_the_layer_check_catches_a_backwards_import():
 def test_the_layer_check_catches_http_reaching_the_model():
     graph = {f"{PACKAGE}.router.app": {f"{PACKAGE}.backends.emotion.spec"}}
     assert layer_violations(graph) == [f"{PACKAGE}.router.app -> {PACKAGE}.backends.emotion.spec"]
+
+
+def test_the_settings_check_catches_a_pipeline_reading_the_settings():
+    source = f"from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from {PACKAGE}.settings import Settings\n"
+    graph = {
+        f"{PACKAGE}.pipelines.decode": runtime_imports(source, type_checking=True),
+        f"{PACKAGE}.router.limits": {f"{PACKAGE}.settings"},
+    }
+    assert settings_readers(graph) == [f"{PACKAGE}.pipelines.decode -> {PACKAGE}.settings"]
 
 
 def test_the_cycle_check_catches_a_cycle():

@@ -29,7 +29,7 @@ from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.images import Upload, decode_image
 from motivnet_serve.core.loading import build_finder, build_meta_model, build_preprocessor, resolve_model_dir
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, LOG_LEVELS, Settings
+from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, ENV_PREFIX, LOG_LEVELS, Settings, all_settings
 
 USER_ERRORS = (
     ServiceError,
@@ -44,7 +44,7 @@ USER_ERRORS = (
 
 
 def _read_image(path: str, settings: Settings) -> torch.Tensor:
-    return decode_image(Path(path).read_bytes(), settings.max_image_pixels)
+    return decode_image(Path(path).read_bytes(), settings.limits.max_image_pixels)
 
 
 IMAGES_IN_FLIGHT = 4
@@ -59,9 +59,9 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     if missing:
         raise FileNotFoundError(f"no such image file: {missing[0]}")
     if args.no_detect:  # no detector is loaded, and every image is one face
-        settings = settings.model_copy(update={"detector": "none"})
-    if settings.compile == "auto":  # a one-shot run would spend minutes compiling for a few images
-        settings = settings.model_copy(update={"compile": False})
+        settings = settings.but("detector", name="none")
+    if settings.compile.enabled == "auto":  # a one-shot run would spend minutes compiling for a few images
+        settings = settings.but("compile", enabled=False)
     _print_answer(asyncio.run(_predict_local(args.images, settings)), args.json)
 
 
@@ -128,8 +128,9 @@ def cmd_preprocess(args: argparse.Namespace, settings: Settings) -> None:
     spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
     preprocessor = build_preprocessor(spec, torch.device("cpu"))
     image = _read_image(args.image, settings)
-    finder_settings = settings if args.detect else settings.model_copy(update={"detector": "none"})
-    found = build_finder(finder_settings, torch.device("cpu"), spec.architecture.input_hw).find([image])[0]
+    detector = settings.detector if args.detect else settings.detector.model_copy(update={"name": "none"})
+    finder = build_finder(detector, settings.model_store, torch.device("cpu"), spec.architecture.input_hw)
+    found = finder.find([image])[0]
     out = Path(args.out)
     for index, (face, crop) in enumerate(found):
         path = out if not args.detect else out.with_name(f"{out.stem}_face{index}{out.suffix}")
@@ -173,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch-weights", help="put every fetchable weight file in the model store")
     fetch.add_argument("--model-store", help="model store folder (default: the repo's model_store/)")
     fetch.set_defaults(handler=cmd_fetch_weights)
-    docs = commands.add_parser("settings-docs", help="check (or --write) docs/configuration.md and .env.example")
+    generated = "docs/configuration.md and motivnet.env.example"
+    docs = commands.add_parser("settings-docs", help=f"check (or --write) {generated}")
     docs.add_argument("--write", action="store_true", help="regenerate them from the settings instead of checking")
     docs.set_defaults(handler=cmd_settings_docs)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
@@ -207,9 +209,12 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """Environment first, then any option given on the command line wins."""
-    overrides = {key: value for key, value in vars(args).items() if key in Settings.model_fields and value is not None}
-    return Settings(**overrides)
+    """Environment first, then any option given on the command line wins (an option is named like its
+    environment variable: `--drain-timeout-s` is `MOTIVNET_DRAIN_TIMEOUT_S`)."""
+    names = {setting.env for setting in all_settings()}
+    given = {key: value for key, value in vars(args).items() if f"{ENV_PREFIX}{key.upper()}" in names}
+    given = {key: value for key, value in given.items() if value is not None}
+    return Settings.from_flat(**given)
 
 
 def main(argv: list[str] | None = None) -> int:

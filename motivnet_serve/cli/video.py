@@ -15,8 +15,9 @@ from typing import Any
 from motivnet_serve.client import MotivNetClient
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.pipelines.analysis import Pacing, VideoAnalysis, VideoOptions
-from motivnet_serve.pipelines.decode import VideoLimits, VideoReader
+from motivnet_serve.pipelines.analysis import VideoAnalysis, VideoOptions
+from motivnet_serve.pipelines.decode import VideoReader
+from motivnet_serve.router.limits import video_rules
 from motivnet_serve.settings import Settings
 
 
@@ -38,14 +39,15 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     is opened (and refused, if it must be) before the model loads."""
     options = VideoOptions(fps=args.fps, detect=True, max_faces=None, smoothing=0.0)
     if args.no_detect:  # no detector is loaded, and every frame is one face
-        settings = settings.model_copy(update={"detector": "none"})
+        settings = settings.but("detector", name="none")
     status = 0
     with Path(args.video).open("rb") as file:
-        reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
+        rules = video_rules(settings)
+        reader = await asyncio.to_thread(VideoReader, file, rules.video)
         metrics = Metrics(settings.max_batch_size)
         engine = await Engine.start(settings, metrics, warm=False)
         try:
-            async for line in VideoAnalysis(engine, reader, options, Pacing.of(settings), metrics).lines():
+            async for line in VideoAnalysis(engine, reader, options, rules.pacing, metrics).lines():
                 status = _print_line(line, args.json) or status
         finally:
             await engine.drain()

@@ -82,7 +82,7 @@ class Engine:
         self._settings = settings
         self._metrics = metrics
         device = torch.device(predictor.info.device)
-        workers = resolve_detect_workers(settings.detect_workers, device)
+        workers = resolve_detect_workers(settings.detector.workers, device)
         self._threads = ThreadPolicy.for_cpu(workers) if device.type == "cpu" else None
         self._step = BatchStep(predictor, self._forward_threads if self._threads else None)
         on_start = partial(use_threads, self._threads.detect_threads) if self._threads else _keep_threads
@@ -100,16 +100,16 @@ class Engine:
             wait_only_for_incoming=True,
         )
         self._admission = Admission(
-            max_requests=settings.max_requests_in_flight,
+            max_requests=settings.limits.max_requests_in_flight,
             max_waiting=settings.max_queue_size,
-            max_request_pixels=settings.max_request_pixels,
-            max_pixels=settings.max_pixels_in_flight,
-            wait_s=settings.admission_wait_ms / 1000,
+            max_request_pixels=settings.limits.max_request_pixels,
+            max_pixels=settings.limits.max_pixels_in_flight,
+            wait_s=settings.limits.admission_wait_ms / 1000,
             observer=metrics,
         )
         self._sessions = {
-            "video": Sessions("videos", settings.max_videos_in_flight, metrics, metrics.videos_active.set),
-            "stream": Sessions("streams", settings.max_streams, metrics, metrics.streams_active.set),
+            "video": Sessions("videos", settings.limits.max_videos_in_flight, metrics, metrics.videos_active.set),
+            "stream": Sessions("streams", settings.limits.max_streams, metrics, metrics.streams_active.set),
         }
         metrics.watch_device(device)
 
@@ -123,10 +123,11 @@ class Engine:
             settings.model_store,
             settings.device,
             settings.dtype,
-            acceleration_of(settings),
+            acceleration_of(settings.compile),
         )
         device = torch.device(predictor.info.device)
-        finder = await asyncio.to_thread(build_finder, settings, device, predictor.info.architecture["input_hw"])
+        input_hw = predictor.info.architecture["input_hw"]
+        finder = await asyncio.to_thread(build_finder, settings.detector, settings.model_store, device, input_hw)
         engine = cls(predictor, finder, settings, metrics)
         if warm:
             await asyncio.to_thread(engine._warmup)
@@ -248,14 +249,14 @@ class Engine:
 
     def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
         """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""
-        limit = self._settings.max_image_pixels
+        limit = self._settings.limits.max_image_pixels
         return [
             image.shape[0] * image.shape[1] if isinstance(image, torch.Tensor) else _named(image, image_pixels, limit)
             for image in images
         ]
 
     def _decode(self, image: Upload) -> torch.Tensor:
-        return _named(image, decode_image, self._settings.max_image_pixels)
+        return _named(image, decode_image, self._settings.limits.max_image_pixels)
 
     def _find_faces(self, image: torch.Tensor, detect: bool) -> list[FoundFace]:
         return (self._finder.find if detect else self._finder.whole)([image])[0]

@@ -15,7 +15,7 @@ from motivnet_serve.backends.faces.face import DetectorSettings
 from motivnet_serve.backends.faces.finder import FaceFinder
 from motivnet_serve.backends.torch_runtime.acceleration import EAGER, Acceleration
 from motivnet_serve.core.runtime import resolve_device, resolve_dtype
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import CompileOptions, DetectorOptions
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +33,17 @@ def resolve_model_dir(model_dir: str, model_store: Path) -> Path:
     raise FileNotFoundError(f"no model folder with its checkpoint in {model_store}; see model_store/README.md")
 
 
-def check_model_folder(settings: Settings) -> None:
+def check_model_folder(model_dir: str, model_store: Path) -> None:
     """Fail before binding the port when the model folder or its checkpoint is plainly wrong."""
-    spec = load_model_spec(resolve_model_dir(settings.model_dir, settings.model_store))
+    spec = load_model_spec(resolve_model_dir(model_dir, model_store))
     if not spec.checkpoint_path.is_file():
         raise FileNotFoundError(f"checkpoint {spec.checkpoint_path} not found (see model_store/README.md)")
 
 
-def acceleration_of(settings: Settings) -> Acceleration:
+def acceleration_of(options: CompileOptions) -> Acceleration:
     """The settings' compile and FP8 choices; an empty cache folder setting keeps no cache."""
-    cache_dir = Path(settings.compile_cache_dir).expanduser() if settings.compile_cache_dir else None
-    return Acceleration(settings.compile, settings.compile_mode, cache_dir, settings.fp8)
+    cache_dir = Path(options.cache_dir).expanduser() if options.cache_dir else None
+    return Acceleration(options.enabled, options.mode, cache_dir, options.fp8)
 
 
 def load_predictor(
@@ -68,20 +68,22 @@ def load_predictor(
     return predictor
 
 
-def build_finder(settings: Settings, device: torch.device, input_hw: tuple[int, int]) -> FaceFinder:
+def build_finder(
+    options: DetectorOptions, model_store: Path, device: torch.device, input_hw: tuple[int, int]
+) -> FaceFinder:
     """The configured face detector on the model's device, with the configured crop rule; crops are kept
     to at most twice the model's input side."""
-    detector = build_detector(settings.detector, device, settings.model_store, detector_settings(settings))
-    return FaceFinder(detector, settings.crop_margin, settings.crop_align, 2 * max(input_hw))
+    detector = build_detector(options.name, device, model_store, detector_settings(options))
+    return FaceFinder(detector, options.crop_margin, options.crop_align, 2 * max(input_hw))
 
 
-def detector_settings(settings: Settings) -> DetectorSettings:
-    """The detector's own thresholds, out of the flat settings (the backend never sees `Settings`)."""
+def detector_settings(options: DetectorOptions) -> DetectorSettings:
+    """The detector's own thresholds, out of the settings' detector group (the backend never sees it whole)."""
     return DetectorSettings(
-        score_threshold=settings.detector_score_threshold,
-        nms_iou=settings.detector_nms_iou,
-        min_face_px=settings.detector_min_face_px,
-        max_faces=settings.detector_max_faces,
+        score_threshold=options.score_threshold,
+        nms_iou=options.nms_iou,
+        min_face_px=options.min_face_px,
+        max_faces=options.max_faces,
     )
 
 

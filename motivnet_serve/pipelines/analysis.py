@@ -24,7 +24,6 @@ from motivnet_serve.core.results import FacePrediction
 from motivnet_serve.pipelines.decode import VideoFrame, VideoReader
 from motivnet_serve.pipelines.sampling import Sampler
 from motivnet_serve.pipelines.tracks import Tracks
-from motivnet_serve.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +46,6 @@ class Pacing:
     frames_in_flight: int
     frame_timeout_s: float
     min_score: float
-
-    @classmethod
-    def of(cls, settings: Settings) -> Pacing:
-        return cls(
-            settings.video_frames_in_flight, settings.request_timeout_ms / 1000, settings.detector_score_threshold
-        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from motivnet_serve.core.errors import (
     VideoTooLongError,
 )
 from motivnet_serve.pipelines.sampling import Sampler
-from motivnet_serve.settings import Settings
 
 SUPPORTED = "MP4, MOV, WebM, MKV, AVI or animated GIF"
 TRUNCATED_GAP_S = 1.0
@@ -35,12 +34,10 @@ MIN_FRAME_SIDE = 16
 
 @dataclass(frozen=True)
 class VideoLimits:
+    """The longest video (by its declared length) and the largest frame a reader takes."""
+
     max_seconds: float
     max_frame_pixels: int
-
-    @classmethod
-    def of(cls, settings: Settings) -> VideoLimits:
-        return cls(settings.max_video_seconds, settings.max_frame_pixels)
 
 
 @dataclass(frozen=True)

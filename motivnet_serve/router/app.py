@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -22,6 +22,7 @@ from motivnet_serve.router.access import ApiKeyMiddleware
 from motivnet_serve.router.errors import install_error_handlers
 from motivnet_serve.router.headers import NoSniffMiddleware
 from motivnet_serve.router.internal_errors import InternalErrorMiddleware
+from motivnet_serve.router.limits import route_limits
 from motivnet_serve.router.middleware import RequestMetricsMiddleware
 from motivnet_serve.router.origins import OriginGuardMiddleware
 from motivnet_serve.router.routes import health, models, predict, stream, video
@@ -33,11 +34,11 @@ from motivnet_serve.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def start_engine(state: ServiceState) -> None:
+async def start_engine(state: ServiceState, settings: Settings) -> None:
     """Load, warm up, start the batcher; only then is the service ready."""
     start = time.perf_counter()
     try:
-        engine = await Engine.start(state.settings, state.metrics, warm=state.settings.warmup)
+        engine = await Engine.start(settings, state.metrics, warm=settings.warmup)
     except Exception as exc:  # noqa: BLE001 - reported through /health/ready and the log; answers never show paths
         state.load_error = f"{type(exc).__name__}; the server log has the details"
         log.error("model failed to load: %s", exc)
@@ -46,14 +47,19 @@ async def start_engine(state: ServiceState) -> None:
     log.info("ready: %s in %.1f s", engine.describe().name, time.perf_counter() - start)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state: ServiceState = app.state.service
-    loader = asyncio.create_task(start_engine(state))
-    yield
-    state.draining = True
-    await loader
-    await state.drain(state.settings.drain_timeout_s)
+def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan, holding the settings the engine starts from (the routes never see them)."""
+
+    @asynccontextmanager
+    async def running(app: FastAPI) -> AsyncIterator[None]:
+        state: ServiceState = app.state.service
+        loader = asyncio.create_task(start_engine(state, settings))
+        yield
+        state.draining = True
+        await loader
+        await state.drain(state.limits.drain_timeout_s)
+
+    return running
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -61,9 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
         title="motivnet-serve",
         summary="Facial emotion recognition with MotivNet: every face in a photo, its emotion and probabilities.",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=lifespan(settings),
     )
-    app.state.service = ServiceState(settings=settings, metrics=Metrics(settings.max_batch_size))
+    app.state.service = ServiceState(limits=route_limits(settings), metrics=Metrics(settings.max_batch_size))
     app.include_router(predict.router)
     app.include_router(video.router)
     app.include_router(stream.router)

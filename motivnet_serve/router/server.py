@@ -59,7 +59,7 @@ class DrainingServer(uvicorn.Server):
 
     async def _drain(self, sig: int, frame: FrameType | None) -> None:
         """Queued work first, then open requests, all within `drain_timeout_s`."""
-        give_up = time.monotonic() + self.state.settings.drain_timeout_s
+        give_up = time.monotonic() + self.state.limits.drain_timeout_s
         drained = await self.state.drain(_left(give_up))
         log.warning("queue drained; shutting down" if drained else "drain timeout: closing with work queued")
         self.config.timeout_graceful_shutdown = _left(give_up)  # type: ignore[assignment]  # uvicorn takes seconds
@@ -91,10 +91,11 @@ def raise_open_file_limit(needed: int) -> None:
 
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    check_model_folder(settings)
-    raise_open_file_limit(settings.max_connections + FILE_HEADROOM)
+    check_model_folder(settings.model_dir, settings.model_store)
+    raise_open_file_limit(settings.connections.max_connections + FILE_HEADROOM)
     app = create_app(settings)
-    limits = ConnectionLimits(settings.max_connections, settings.header_timeout_s, settings.max_header_bytes)
+    connections = settings.connections
+    limits = ConnectionLimits(connections.max_connections, connections.header_timeout_s, connections.max_header_bytes)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -102,8 +103,8 @@ def run_server(settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
         http=guarded_protocol(limits, app.state.service.metrics.refused),
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
-        timeout_graceful_shutdown=settings.drain_timeout_s,  # type: ignore[arg-type]
+        h11_max_incomplete_event_size=settings.connections.max_header_bytes,
+        timeout_keep_alive=settings.connections.keep_alive_timeout_s,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=settings.connections.drain_timeout_s,  # type: ignore[arg-type]
     )
     DrainingServer(config, app.state.service).run()

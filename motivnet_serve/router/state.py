@@ -1,4 +1,4 @@
-"""What the routes share: settings, metrics and, once loaded and warm, the engine."""
+"""What the routes share: their limits, the metrics and, once loaded and warm, the engine."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import NotReadyError
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.settings import Settings
+from motivnet_serve.router.limits import RouteLimits
 
 
 @dataclass
 class ServiceState:
-    settings: Settings
+    limits: RouteLimits
     metrics: Metrics
     engine: Engine | None = None
     draining: bool = False

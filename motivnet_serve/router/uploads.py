@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.datastructures import FormData
@@ -22,7 +23,6 @@ from motivnet_serve.core.errors import (
     UploadTooLargeError,
 )
 from motivnet_serve.core.images import Upload
-from motivnet_serve.settings import Settings
 
 FILE_FIELD = "file"
 
@@ -81,12 +81,20 @@ async def parsed_form(
         await form.close()
 
 
-async def read_uploads(request: Request, settings: Settings, deadline: float) -> list[Upload]:
+@dataclass(frozen=True)
+class BodyLimits:
+    """How large a request body may grow, and the longest pause while it arrives (then 408)."""
+
+    max_bytes: int
+    pause_timeout_s: float
+
+
+async def read_uploads(request: Request, limits: BodyLimits, max_files: int, deadline: float) -> list[Upload]:
     """Images from a multipart form (parts named `file`) or from a raw `image/*` body, in upload order."""
     content_type = media_type(request)
-    body = limited_body(request, settings.max_upload_bytes, deadline, settings.body_timeout_s)
+    body = limited_body(request, limits.max_bytes, deadline, limits.pause_timeout_s)
     if content_type == "multipart/form-data":
-        uploads = await _read_multipart(request, body, settings.max_files_per_request)
+        uploads = await _read_multipart(request, body, max_files)
     elif content_type.startswith("image/") or content_type == "application/octet-stream":
         uploads = [Upload(None, b"".join([chunk async for chunk in body]))]
     else:

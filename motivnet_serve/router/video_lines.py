@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -21,24 +22,33 @@ from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.pipelines.analysis import Pacing, VideoAnalysis, VideoOptions
 from motivnet_serve.pipelines.decode import VideoLimits, VideoReader
+from motivnet_serve.router.uploads import BodyLimits
 from motivnet_serve.router.video_upload import spooled_video
-from motivnet_serve.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Line = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class VideoRules:
+    """What bounds one /v1/video request: its upload, the video it may be, how hard it may lean on the engine."""
+
+    upload: BodyLimits
+    video: VideoLimits
+    pacing: Pacing
+
+
 async def video_lines(
-    request: Request, engine: Engine, settings: Settings, metrics: Metrics, options: VideoOptions
+    request: Request, engine: Engine, rules: VideoRules, metrics: Metrics, options: VideoOptions
 ) -> AsyncGenerator[Line, None]:
     """The answer's lines; awaiting this returns once the first line is ready (or raises what stopped it)."""
     stack = AsyncExitStack()
     try:
         stack.enter_context(engine.session("video"))
-        file = await stack.enter_async_context(spooled_video(request, settings))
-        reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
-        lines = VideoAnalysis(engine, reader, options, Pacing.of(settings), metrics).lines()
+        file = await stack.enter_async_context(spooled_video(request, rules.upload, rules.video.max_seconds))
+        reader = await asyncio.to_thread(VideoReader, file, rules.video)
+        lines = VideoAnalysis(engine, reader, options, rules.pacing, metrics).lines()
         stack.push_async_callback(lines.aclose)
         first = await anext(lines)
     except BaseException:

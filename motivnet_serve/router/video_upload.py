@@ -13,21 +13,20 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from motivnet_serve.core.errors import NoVideoError, UnsupportedVideoError
-from motivnet_serve.router.uploads import FILE_FIELD, limited_body, media_type, parsed_form
-from motivnet_serve.settings import Settings
+from motivnet_serve.router.uploads import FILE_FIELD, BodyLimits, limited_body, media_type, parsed_form
 
 RAW_TYPES = ("application/octet-stream",)
 
 
 @asynccontextmanager
-async def spooled_video(request: Request, settings: Settings) -> AsyncIterator[BinaryIO]:
+async def spooled_video(request: Request, limits: BodyLimits, upload_s: float) -> AsyncIterator[BinaryIO]:
     """The uploaded video as a seekable file (a multipart `file` part or a raw `video/*` body), removed on exit.
 
-    A video may take as long to upload as it may last (`max_video_seconds`); a pause longer than
-    `body_timeout_s` ends it with 408 at once."""
+    A video may take as long to upload as it may last (`upload_s`, the longest video taken); a pause longer
+    than the limits' pause ends it with 408 at once."""
     content_type = media_type(request)
-    deadline = time.monotonic() + settings.max_video_seconds
-    body = limited_body(request, settings.max_video_bytes, deadline, settings.body_timeout_s)
+    deadline = time.monotonic() + upload_s
+    body = limited_body(request, limits.max_bytes, deadline, limits.pause_timeout_s)
     if content_type == "multipart/form-data":
         async with _multipart_file(request, body) as file:
             yield file

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from motivnet_serve.backends.weights import READABLE, REQUIRED, fetch_weights
 
 
@@ -12,6 +14,7 @@ def _modes(results) -> dict[str, int]:
     return {result.name: stat.S_IMODE(result.path.stat().st_mode) for result in results}
 
 
+@pytest.mark.slow  # unpacks the bundled weights (~4 s)
 def test_weights_are_readable_by_every_user_whatever_the_umask(tmp_path):
     previous = os.umask(0o077)
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import Settings, all_settings, env_values
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".out" / "deploy-tools" / "bin"  # where scripts/deploy-tools.sh puts optional tools
@@ -47,7 +47,6 @@ METRICS = (
         "motivnet_streams_active",
     }
 )
-SETTINGS_FIELDS = frozenset(Settings.model_fields)
 TORCH_VERSION = re.findall(r"^TORCH_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)[0]
 """The one torch version: what `make setup` installs for the tests, and what the image's base must carry."""
 
@@ -64,16 +63,33 @@ def field_name(env: str) -> str:
     return env.removeprefix("MOTIVNET_").lower()
 
 
+SETTINGS = {setting.env: setting for setting in all_settings()}
+SETTINGS_FIELDS = frozenset(field_name(env) for env in SETTINGS)
+"""Every setting by its flat name, as the environment spells it without the prefix (`max_upload_bytes`)."""
+
+
 def effective_settings(env: dict[str, str]) -> Settings:
     """What the service runs with when a deployment file sets `env` (MOTIVNET_X -> value): the rest are defaults."""
-    return Settings(**{field_name(key): value for key, value in env.items()})
+    return Settings(**env_values(env))
 
 
 def assert_not_defaults(values: dict[str, str]) -> None:
     """A deployment file names a setting only to change it, so a changed default never needs an edit there."""
-    parsed = Settings(**values)
-    repeated = [name for name in values if getattr(parsed, name) == Settings.model_fields[name].default]
+    parsed = Settings.from_flat(**values)
+    repeated = [name for name in values if value_at(parsed, SETTINGS[env_name(name)].path) == default_of(name)]
     assert not repeated, f"these only repeat the code's defaults; leave them out: {sorted(repeated)}"
+
+
+def value_at(settings: Settings, path: tuple[str, ...]) -> Any:
+    """The value at a setting's place in `Settings` (a field, or a group's field)."""
+    value: Any = settings
+    for name in path:
+        value = getattr(value, name)
+    return value
+
+
+def default_of(name: str) -> Any:
+    return SETTINGS[env_name(name)].info.default
 
 
 def metrics_in(expr: str) -> set[str]:

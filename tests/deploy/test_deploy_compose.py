@@ -1,4 +1,5 @@
-"""docker-compose.yml, docker-compose.cpu.yml and .env.example: GPU, health, drain, and only non-default settings."""
+"""docker-compose.yml, docker-compose.cpu.yml, .env.example and motivnet.env.example: GPU, health, drain, only
+non-default settings, and only settings for the service."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from deploykit import (
     Reset,
     assert_not_defaults,
     effective_settings,
+    env_name,
     field_name,
     find_tool,
     run_tool,
@@ -57,8 +59,20 @@ def test_compose_sets_only_settings_that_differ_from_the_defaults(compose: dict[
     assert_not_defaults(values)
 
 
-def test_every_setting_reaches_the_service_from_env(compose: dict[str, Any]) -> None:
-    assert compose["services"]["motivnet"]["env_file"] == [{"path": ".env", "required": False}]
+def test_the_service_reads_only_its_settings_file(compose: dict[str, Any]) -> None:
+    """Compose's .env (ports, image, the Grafana password) fills in ${...} and reaches no container whole."""
+    assert compose["services"]["motivnet"]["env_file"] == [{"path": "motivnet.env", "required": False}]
+    for name, service in compose["services"].items():
+        files = [entry["path"] if isinstance(entry, dict) else entry for entry in service.get("env_file", [])]
+        assert ".env" not in files, f"{name} would receive every variable of .env"
+
+
+def test_the_settings_file_holds_only_settings() -> None:
+    """motivnet.env.example: every line a comment or blank, each variable it names a setting."""
+    lines = (REPO / "motivnet.env.example").read_text().splitlines()
+    assert all(not line or line.startswith("#") for line in lines)
+    named = {line[2:].split("=")[0] for line in lines if line.startswith("# MOTIVNET_") and "=" in line}
+    assert named == {env_name(name) for name in SETTINGS_FIELDS}
 
 
 def test_env_example_changes_no_setting_until_a_line_is_uncommented(env_example: dict[str, str]) -> None:
@@ -111,7 +125,7 @@ def test_restart_and_graceful_drain(compose: dict[str, Any]) -> None:
     settings = effective_settings(defaults(compose))
     timeout_s = settings.request_timeout_ms / 1000
     assert seconds(service["stop_grace_period"]) >= timeout_s + 15, "a queued request may wait the full timeout"
-    drain_s = settings.drain_timeout_s
+    drain_s = settings.connections.drain_timeout_s
     assert seconds(service["stop_grace_period"]) >= drain_s + 5, "the server must exit on its own before SIGKILL"
 
 

@@ -1,6 +1,6 @@
 """The /tmp each deployment gives holds what the settings' limits allow there at once.
 
-Videos spool whole to /tmp and photo uploads past 1 MiB do too (`Settings.max_temp_bytes`); a /tmp smaller
+Videos spool whole to /tmp and photo uploads past 1 MiB do too (`LimitOptions.max_temp_bytes`); a /tmp smaller
 than that fails uploads with ENOSPC under load, and a memory-backed one can get the pod evicted. Both the
 compose tmpfs and the k8s emptyDir are read with the settings the same file (or its ConfigMap) sets.
 """
@@ -29,7 +29,7 @@ def settings_from(env: dict[str, Any]) -> Settings:
         match = INTERPOLATION.match(str(value))
         if key.startswith("MOTIVNET_") and field_name(key) in SETTINGS_FIELDS:
             values[field_name(key)] = match["default"] if match else value
-    return Settings(**values)
+    return Settings.from_flat(**values)
 
 
 def compose_tmpfs_bytes(entries: list[str]) -> int:
@@ -48,9 +48,10 @@ def k8s_quantity_bytes(quantity: str) -> int:
 
 
 def need(settings: Settings) -> str:
+    limits = settings.limits
     return (
-        f"{settings.max_videos_in_flight} videos x {settings.max_video_bytes} B + "
-        f"{settings.max_requests_in_flight} uploads x {settings.max_upload_bytes} B = {settings.max_temp_bytes} B"
+        f"{limits.max_videos_in_flight} videos x {limits.max_video_bytes} B + "
+        f"{limits.max_requests_in_flight} uploads x {limits.max_upload_bytes} B = {limits.max_temp_bytes} B"
     )
 
 
@@ -58,7 +59,7 @@ def test_compose_tmpfs_holds_what_the_limits_allow() -> None:
     service = load_yaml("docker-compose.yml")["services"]["motivnet"]
     settings = settings_from(service["environment"])
     given = compose_tmpfs_bytes(service["tmpfs"])
-    assert given >= settings.max_temp_bytes, f"compose /tmp is {given} B; the limits allow {need(settings)}"
+    assert given >= settings.limits.max_temp_bytes, f"compose /tmp is {given} B; the limits allow {need(settings)}"
 
 
 def test_k8s_tmp_volume_holds_what_the_limits_allow() -> None:
@@ -72,7 +73,7 @@ def test_k8s_tmp_volume_holds_what_the_limits_allow() -> None:
     (volume,) = [volume for volume in pod["volumes"] if volume["name"] == mount["name"]]
     settings = settings_from(docs["ConfigMap"]["data"])
     given = k8s_quantity_bytes(volume["emptyDir"]["sizeLimit"])
-    assert given >= settings.max_temp_bytes, f"k8s /tmp is {given} B; the limits allow {need(settings)}"
+    assert given >= settings.limits.max_temp_bytes, f"k8s /tmp is {given} B; the limits allow {need(settings)}"
     if volume["emptyDir"].get("medium") == "Memory":
         limit = k8s_quantity_bytes(main["resources"]["limits"]["memory"])
         assert given < limit / 4, "a memory-backed /tmp counts in the memory limit: leave the model most of it"
@@ -87,4 +88,4 @@ def test_tmpfs_sizes_are_read_in_docker_units(entry: str, expected: int) -> None
 
 def test_the_old_256_mib_would_fail() -> None:
     """The check has teeth: the 256 MiB both files gave before did not hold one video and the photo uploads."""
-    assert k8s_quantity_bytes("256Mi") < Settings().max_temp_bytes
+    assert k8s_quantity_bytes("256Mi") < Settings().limits.max_temp_bytes

@@ -29,7 +29,7 @@ def tiny_settings(**overrides) -> Settings:
     """No warm-up unless asked: these tests are about HTTP, and a warm-up (a second per app on 2 busy cores) is
     the subject of tests/core/test_batch_step.py and of test_server.py's readiness test, which keep it."""
     defaults = {"model_dir": str(TINY_DIR), "device": "cpu", "max_batch_size": 4, "warmup": False}
-    return Settings(**{**defaults, **overrides})
+    return Settings.from_flat(**{**defaults, **overrides})
 
 
 @asynccontextmanager

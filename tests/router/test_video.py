@@ -28,7 +28,7 @@ MP4 = "video/mp4"
 
 
 def mini_settings(**overrides) -> Settings:
-    return Settings(model_dir=str(MODEL_STORE / "mini-xception"), device="cpu", **overrides)
+    return Settings.from_flat(model_dir=str(MODEL_STORE / "mini-xception"), device="cpu", **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -49,9 +49,9 @@ async def predict(
 
     Headers `x-detection-time`, `x-queue-time`, `x-inference-time` and `x-total-time` (milliseconds) say where
     the request's time went on the server."""
-    deadline = time.monotonic() + state.settings.request_timeout_ms / 1000
+    deadline = time.monotonic() + state.limits.request_timeout_s
     async with engine.admit(deadline):
-        uploads = await read_uploads(request, state.settings, deadline)
+        uploads = await read_uploads(request, state.limits.upload, state.limits.max_files, deadline)
         classified = await unless_disconnected(request, engine.classify(uploads, detect=detect, deadline=deadline))
     results = [ImageResult(filename=u.filename, faces=faces) for u, faces in zip(uploads, classified.images)]
     document = PredictResponse(model=classified.model, results=results)

@@ -13,9 +13,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ServiceError
-from motivnet_serve.pipelines.live import LiveSession, StreamConfig, StreamLimits
+from motivnet_serve.pipelines.live import LiveSession, StreamConfig
 from motivnet_serve.router.state import ServiceState
-from motivnet_serve.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["video"])
@@ -44,27 +43,27 @@ async def stream(websocket: WebSocket) -> None:
 
 
 async def _session(websocket: WebSocket, engine: Engine, state: ServiceState) -> None:
-    settings = state.settings
+    limits = state.limits
     session: LiveSession | None = None
     sender: asyncio.Task[None] | None = None
     try:
         while True:
-            message = await asyncio.wait_for(websocket.receive(), settings.stream_idle_timeout_s)
+            message = await asyncio.wait_for(websocket.receive(), limits.stream_idle_timeout_s)
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("bytes") is None:
                 if session is not None:
                     await websocket.close(POLICY_VIOLATION, "a config message may only come before the first frame")
                     return
-                session = LiveSession(engine, _config(message.get("text") or ""), _limits(settings), state.metrics)
+                session = LiveSession(engine, _config(message.get("text") or ""), limits.stream, state.metrics)
                 continue
             if session is None:
-                session = LiveSession(engine, StreamConfig(), _limits(settings), state.metrics)
+                session = LiveSession(engine, StreamConfig(), limits.stream, state.metrics)
             if sender is None:
                 sender = asyncio.create_task(_send_replies(websocket, session))
             session.add(message["bytes"])
     except asyncio.TimeoutError:
-        await websocket.close(1000, f"idle for {settings.stream_idle_timeout_s:g} s")
+        await websocket.close(1000, f"idle for {limits.stream_idle_timeout_s:g} s")
     except (ValueError, ValidationError) as exc:
         await websocket.close(POLICY_VIOLATION, f"bad config message: {exc}"[:120])
     except WebSocketDisconnect:
@@ -104,13 +103,3 @@ def _config(text: str) -> StreamConfig:
     if not isinstance(document, dict) or set(document) != {"config"}:
         raise ValueError('expected {"config": {"detect": ..., "max_faces": ..., "smoothing": ...}}')
     return StreamConfig.model_validate(document["config"])
-
-
-def _limits(settings: Settings) -> StreamLimits:
-    return StreamLimits(
-        max_message_bytes=settings.max_stream_message_bytes,
-        max_frame_pixels=settings.max_frame_pixels,
-        frames_in_flight=settings.stream_frames_in_flight,
-        frame_timeout_s=settings.request_timeout_ms / 1000,
-        min_score=settings.detector_score_threshold,
-    )

@@ -52,7 +52,7 @@ async def video(
     """Every face of a video's sampled frames with its track id and emotion, as NDJSON lines while the video is
     analysed, then a summary line per track (`Accept: application/json`: one document at the end)."""
     options = VideoOptions(fps=fps, detect=detect, max_faces=max_faces, smoothing=smoothing)
-    lines = await video_lines(request, engine, state.settings, state.metrics, options)
+    lines = await video_lines(request, engine, state.limits.video, state.metrics, options)
     if "application/json" in request.headers.get("accept", "") and NDJSON not in request.headers.get("accept", ""):
         return JSONResponse(await unless_disconnected(request, one_document(lines)))
     return ClosingStreamingResponse(_ndjson(with_error_line(lines)))

@@ -112,6 +112,7 @@ def test_non_state_dict_is_refused(tmp_path, tiny_dir):
     assert "not a state dict" in _load_broken(tiny_dir, tmp_path / "list.pth")
 
 
+@pytest.mark.slow  # a Python process that imports torch (~3 s)
 def test_unreadable_file_says_permission_denied_and_names_it():
     """Root reads any file, so as root the probe runs without the two capabilities that let it.
 

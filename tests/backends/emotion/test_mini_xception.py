@@ -52,12 +52,14 @@ def photos_rgb() -> dict[str, torch.Tensor]:
 def found(photos_rgb) -> dict[str, list[tuple[int, torch.Tensor]]]:
     """Every photo's faces as (index of the hand-measured box it overlaps most, crop), by the bundled detector."""
     settings = Settings()
-    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, detector_settings(settings))
+    thresholds = detector_settings(settings.detector)
+    detector = build_detector("retinaface-mobilenet", torch.device("cpu"), MODEL_STORE, thresholds)
     result = {}
     for name, image in photos_rgb.items():
         faces = detector.detect([image])[0]
         hand = [max(range(len(HAND_BOXES[name])), key=lambda i: iou(face.box, HAND_BOXES[name][i])) for face in faces]
-        result[name] = list(zip(hand, crop_faces(image, faces, margin=settings.crop_margin, align=settings.crop_align)))
+        crops = crop_faces(image, faces, margin=settings.detector.crop_margin, align=settings.detector.crop_align)
+        result[name] = list(zip(hand, crops))
     return result
 
 
@@ -166,6 +168,7 @@ def test_preprocessing_follows_fer_with_opencv(predictor, photos_rgb):
     assert normalised.max() <= 1
 
 
+@pytest.mark.slow  # the detector over every test photo (~10 s of CPU)
 def test_clear_smiles_are_happiness(predictor, found):
     for name, pairs in found.items():
         assert sorted(index for index, _ in pairs) == list(range(len(HAND_BOXES[name])))
@@ -176,6 +179,7 @@ def test_clear_smiles_are_happiness(predictor, found):
             assert (label == "Happiness") == ((name, index) not in NOT_SMILING), (name, index, label)
 
 
+@pytest.mark.slow  # needs the detector over every test photo, like the test above (~10 s of CPU)
 def test_answers_are_probabilities_in_our_label_order(predictor, faces):
     probabilities = predictor.predict(predictor.preprocess(faces["astronaut.png"]))
     assert probabilities.dtype == torch.float32
@@ -186,6 +190,7 @@ def test_answers_are_probabilities_in_our_label_order(predictor, faces):
 
 
 @pytest.mark.usefixtures("predictor")
+@pytest.mark.slow  # loads and freezes mini-Xception (~3 s)
 def test_loading_dispatches_on_family_and_auto_prefers_it_over_the_tiny_model(tmp_path):
     assert isinstance(
         load_predictor(str(MODEL_STORE / "mini-xception"), MODEL_STORE, "cpu", "auto"), MiniXceptionPredictor

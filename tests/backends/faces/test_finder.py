@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -9,6 +10,7 @@ from motivnet_serve.backends.faces.finder import FaceFinder
 from motivnet_serve.backends.faces.resize import shrink_to
 
 
+@pytest.mark.slow  # the detector on a 4x enlarged photo (~4 s)
 def test_large_detected_crops_and_whole_images_are_reduced(mobilenet, photos):
     photo = photos["single_face.jpg"]
     big = F.interpolate(photo.permute(2, 0, 1)[None].float(), scale_factor=4, mode="bilinear")

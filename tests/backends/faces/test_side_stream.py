@@ -11,6 +11,7 @@ from motivnet_serve.backends.faces.side_stream import SideStream
 from motivnet_serve.backends.torch_runtime.upload import upload
 
 
+@pytest.mark.slow  # the detector over several photos twice (~3 s)
 def test_on_a_cpu_the_side_stream_changes_nothing(mobilenet, photos):
     side = SideStream(torch.device("cpu"))
     assert side.stream is None
@@ -38,7 +39,7 @@ def test_crops_from_the_side_stream_equal_the_default_stream_s_while_it_is_busy(
     from motivnet_serve.settings import Settings
 
     device = torch.device("cuda")
-    detector = build_detector("retinaface-mobilenet", device, model_store, detector_settings(Settings()))
+    detector = build_detector("retinaface-mobilenet", device, model_store, detector_settings(Settings().detector))
     finder = FaceFinder(detector, 0.25, False, 512)
     assert finder.side_stream.stream is not None
     photo = photos["multi_face.jpg"]

@@ -17,6 +17,7 @@ def small_model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 3)).eval()
 
 
+@pytest.mark.slow  # Inductor traces the model before the missing compiler fails (~4 s)
 def test_a_compiler_failure_falls_back_to_eager_with_one_error_line(caplog: pytest.LogCaptureFixture):
     model = small_model()
     compiled = CompiledModel(model, "default", cache=None)

@@ -44,6 +44,7 @@ def test_float8_linear_is_close_to_float32():
     assert relative < 0.05, f"relative error {relative:.4f}"
 
 
+@pytest.mark.slow  # two tiny MotivNets built and run (~3 s)
 def test_tiny_motivnet_with_fp8_encoder_agrees_with_float32(tiny_dir: Path):
     spec = load_model_spec(tiny_dir)
     fp32 = MotivNetPredictor(spec, torch.device("cpu"), torch.float32)
@@ -66,6 +67,7 @@ def test_fp8_is_refused_on_a_cpu_before_any_weights_are_read(tiny_dir: Path):
         require_fp8_support(torch.device("cpu"), torch.bfloat16)
 
 
+@pytest.mark.slow  # a Python process that imports torch (~3 s)
 def test_the_server_refuses_to_start_with_fp8_on_a_cpu(tiny_dir: Path):
     command = [sys.executable, "-m", "motivnet_serve", "predict", "--model-dir", str(tiny_dir), "--device", "cpu"]
     command.append(str(ASTRONAUT))
