@@ -24,7 +24,7 @@ from motivnet_serve.router.headers import NoSniffMiddleware
 from motivnet_serve.router.internal_errors import InternalErrorMiddleware
 from motivnet_serve.router.middleware import RequestMetricsMiddleware
 from motivnet_serve.router.origins import OriginGuardMiddleware
-from motivnet_serve.router.routes import health, models, predict, stream, video
+from motivnet_serve.router.routes import health, models, oip, predict, stream, video
 from motivnet_serve.router.routes.page import install_page
 from motivnet_serve.router.routes.predict import TIMING_HEADERS
 from motivnet_serve.router.state import ServiceState
@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(oip.router)
     if settings.demo:
         install_page(app)
     install_error_handlers(app)
