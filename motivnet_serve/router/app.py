@@ -11,7 +11,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -29,6 +30,9 @@ from motivnet_serve.router.routes.page import install_page
 from motivnet_serve.router.routes.predict import TIMING_HEADERS
 from motivnet_serve.router.state import ServiceState
 from motivnet_serve.settings import Settings
+
+if TYPE_CHECKING:
+    from motivnet_serve.router.oip.grpc_server import ReadinessHealth
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +52,27 @@ async def start_engine(state: ServiceState) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The gRPC server (when `grpc_port` is set) lives as long as the app, and stops after the drain."""
     state: ServiceState = app.state.service
-    loader = asyncio.create_task(start_engine(state))
-    yield
-    state.draining = True
-    await loader
-    await state.drain(state.settings.drain_timeout_s)
+    async with grpc_serving_if_on(state) as health:
+        loader = asyncio.create_task(start_engine(state))
+        if health is not None:
+            loader.add_done_callback(health.refresh_soon)
+        yield
+        state.draining = True
+        if health is not None:
+            await health.refresh()
+        await loader
+        await state.drain(state.settings.drain_timeout_s)
+
+
+def grpc_serving_if_on(state: ServiceState) -> AbstractAsyncContextManager[ReadinessHealth | None]:
+    """The gRPC server when `grpc_port` is set; imported only then, so HTTP alone needs no `grpc` extra."""
+    if state.settings.grpc_port is None:
+        return nullcontext(None)
+    from motivnet_serve.router.oip.grpc_server import grpc_serving
+
+    return grpc_serving(state)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -27,7 +27,7 @@ IMAGE, FACE = "IMAGE", "FACE"
 OUTPUTS = {IMAGE: ("LABEL", "PROBABILITIES", "BOX", "IMAGE_INDEX"), FACE: ("PROBABILITIES",)}
 FACE_DATATYPES = ("FP32", "UINT8")
 VERSION = "1"
-SERVER = {"name": "motivnet-serve", "version": "0.1.0", "extensions": ["binary_tensor_data"]}
+SERVER_NAME, SERVER_VERSION, EXTENSIONS = "motivnet-serve", "0.1.0", ["binary_tensor_data"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,8 @@ def _pixels(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         return values
     if not np.isfinite(values).all() or values.min(initial=0) < 0 or values.max(initial=0) > 255:
         raise ServiceError(f"input {FACE!r}: FP32 values must be pixel values from 0 to 255")
-    return np.rint(values).astype(np.uint8)
+    rounded: np.ndarray[Any, Any] = np.rint(values).astype(np.uint8)
+    return rounded
 
 
 def _image_outputs(classified: Classified) -> dict[str, Tensor]:

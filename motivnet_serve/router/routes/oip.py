@@ -15,7 +15,14 @@ from fastapi.responses import JSONResponse
 
 from motivnet_serve.router.deps import EngineDep, StateDep
 from motivnet_serve.router.disconnect import unless_disconnected
-from motivnet_serve.router.oip.inference import SERVER, check_model, infer, model_metadata
+from motivnet_serve.router.oip.inference import (
+    EXTENSIONS,
+    SERVER_NAME,
+    SERVER_VERSION,
+    check_model,
+    infer,
+    model_metadata,
+)
 from motivnet_serve.router.oip.rest_codec import HEADER_LENGTH, parse_request, render
 from motivnet_serve.router.uploads import limited_body
 
@@ -36,7 +43,7 @@ async def ready(state: StateDep) -> JSONResponse:
 
 @router.get("")
 async def server_metadata() -> dict[str, Any]:
-    return SERVER
+    return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": EXTENSIONS}
 
 
 @router.get("/models/{name}")
