@@ -76,14 +76,14 @@ async def infer(engine: Engine, settings: Settings, request: InferRequest, deadl
     tensor = request.inputs[0]
     wanted = _wanted(tensor.name, request.outputs)
     if tensor.name == IMAGE:
-        outputs = await _images(engine, settings, tensor, request.parameters, deadline)
+        outputs = await _images(engine, settings, tensor, request.parameters, deadline, len(description.labels))
     else:
         outputs = await _faces(engine, settings, description, tensor, deadline)
     return [outputs[name] for name in wanted]
 
 
 async def _images(
-    engine: Engine, settings: Settings, tensor: Tensor, parameters: Parameters, deadline: float
+    engine: Engine, settings: Settings, tensor: Tensor, parameters: Parameters, deadline: float, classes: int
 ) -> dict[str, Tensor]:
     if tensor.datatype != BYTES or not isinstance(tensor.data, list):
         raise ServiceError(f"input {IMAGE!r} must be BYTES, one encoded image per element; got {tensor.datatype}")
@@ -94,7 +94,7 @@ async def _images(
     if max_faces is not None and max_faces < 1:
         raise ServiceError("parameter 'max_faces' must be at least 1")
     classified = await engine.classify(uploads, detect=detect, deadline=deadline, max_faces=max_faces)
-    return _image_outputs(classified)
+    return _image_outputs(classified, classes)
 
 
 async def _faces(
@@ -109,7 +109,8 @@ async def _faces(
     faces = [torch.from_numpy(face) for face in _pixels(tensor.data).transpose(0, 2, 3, 1).copy()]
     classified = await engine.classify(faces, detect=False, deadline=deadline)
     rows = [face.probabilities for faces in classified.images for face in faces]
-    return {"PROBABILITIES": Tensor.of("PROBABILITIES", _probabilities(rows), "FP32")}
+    classes = len(description.labels)
+    return {"PROBABILITIES": Tensor.of("PROBABILITIES", _probabilities(rows, classes), "FP32")}
 
 
 def _pixels(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -122,20 +123,23 @@ def _pixels(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return rounded
 
 
-def _image_outputs(classified: Classified) -> dict[str, Tensor]:
+def _image_outputs(classified: Classified, classes: int) -> dict[str, Tensor]:
+    """One row per face of every image; an image without faces adds none (all outputs may have 0 rows)."""
     faces = [(index, face) for index, found in enumerate(classified.images) for face in found]
     boxes = [face.box or [0.0, 0.0, *map(float, classified.sizes[index])] for index, face in faces]
     return {
         "LABEL": Tensor.of("LABEL", [face.label.encode() for _, face in faces], BYTES),
-        "PROBABILITIES": Tensor.of("PROBABILITIES", _probabilities([face.probabilities for _, face in faces]), "FP32"),
+        "PROBABILITIES": Tensor.of(
+            "PROBABILITIES", _probabilities([face.probabilities for _, face in faces], classes), "FP32"
+        ),
         "BOX": Tensor.of("BOX", np.asarray(boxes, dtype=np.float32).reshape(-1, 4), "FP32"),
         "IMAGE_INDEX": Tensor.of("IMAGE_INDEX", np.asarray([index for index, _ in faces], dtype=np.int32), "INT32"),
     }
 
 
-def _probabilities(rows: list[dict[str, float]]) -> np.ndarray[Any, Any]:
+def _probabilities(rows: list[dict[str, float]], classes: int) -> np.ndarray[Any, Any]:
     """One row per face, in the model's label order (each dict keeps it)."""
-    return np.asarray([list(row.values()) for row in rows], dtype=np.float32).reshape(len(rows), -1)
+    return np.asarray([list(row.values()) for row in rows], dtype=np.float32).reshape(len(rows), classes)
 
 
 def _wanted(input_name: str, requested: list[str] | None) -> list[str]:
