@@ -1,8 +1,8 @@
 """The Open Inference Protocol driven by Triton's own client, `tritonclient`, over REST and gRPC, against a real
 server process: the calls a Triton or KServe user makes. Answers must equal `/predict`'s for the same photos.
 
-(KServe's own Python client, the `kserve` package, is left out: it brings the whole KServe model server with
-it, FastAPI and Ray included, for the same REST and gRPC calls tritonclient already makes.)
+(KServe's own Python client, the `kserve` package, is left out: kserve 0.21.0 brings its whole model server,
+67 packages with kubernetes, pandas, FastAPI, uvicorn and cryptography, for the same REST and gRPC calls.)
 """
 
 from __future__ import annotations
