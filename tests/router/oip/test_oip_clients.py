@@ -235,3 +235,34 @@ def test_a_passed_deadline_or_a_cancelled_call_withdraws_its_face(tmp_path: Path
             assert server.metric("motivnet_faces_total") == 2
     finally:
         gate.close()
+
+
+def test_sigterm_drains_grpc_calls_then_stops_the_grpc_server(tmp_path: Path):
+    """A call queued when SIGTERM arrives is answered; meanwhile health says NOT_SERVING and new calls are
+    refused as UNAVAILABLE; the gRPC server stops with the process."""
+    gate = Gate(tmp_path)
+    image = photo_paths()["single_face.jpg"].read_bytes()
+    try:
+        with ServerProcess(module="tests.held_server", env={**gate.env, "MOTIVNET_GRPC_PORT": "0"}) as server:
+            server.wait_ready()
+            address = f"127.0.0.1:{grpc_port(server)}"
+            client = triton_grpc.InferenceServerClient(address)
+            held: queue.Queue = queue.Queue()
+            client.async_infer(MODEL, [image_input(triton_grpc, image)], lambda **answer: held.put(answer))
+            assert gate.wait_batch() == 1
+            server.terminate()
+            with grpc.insecure_channel(address) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+                until(lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=60).status == not_serving)
+            with pytest.raises(InferenceServerException) as caught:
+                client.infer(MODEL, [image_input(triton_grpc, image)], client_timeout=60)
+            assert caught.value.status() == "StatusCode.UNAVAILABLE"
+            gate.release(b"g")
+            answer = held.get(timeout=300)
+            assert answer["error"] is None
+            assert answer["result"].as_numpy("PROBABILITIES").shape == (1, 7)
+            server.process.wait(timeout=120)
+            assert "queue drained" in server.stop()
+    finally:
+        gate.close()
