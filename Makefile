@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # the container test's stand-in base gets it (tests/deploy/imagekit.py reads it here).
 TORCH_VERSION := 2.13.0
 
-.PHONY: setup weights serve test test-fast image-test lint format typecheck settings-docs clean
+.PHONY: setup weights serve test test-fast image-test lint format typecheck settings-docs protos clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ serve: weights
 # docs/configuration.md and motivnet.env.example from the settings' defaults and descriptions (a test checks them).
 settings-docs: $(STAMP)
 	$(PY) -m motivnet_serve settings-docs --write
+
+# The Open Inference Protocol's gRPC messages, generated from the committed .proto and committed beside it
+# (tests/router/oip/test_protocol.py fails when they differ).
+PROTO := motivnet_serve/router/oip/protocol/grpc_service.proto
+protos: $(STAMP)
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. $(PROTO)
 
 # Deployment tools (promtool, prometheus, docker compose, hadolint) land in .out/deploy-tools/bin. The suite
 # includes the container tests (image-test below): they install and start Docker themselves, never skip.

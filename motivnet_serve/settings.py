@@ -226,6 +226,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to ('0.0.0.0' in containers).")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    grpc_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of the Open Inference Protocol's gRPC server (on `host`); unset (the default): no gRPC "
+        "server; 0: a free port, logged.",
+    )
     max_batch_size: int = Field(8, ge=1, le=1024, description="Most faces in one forward pass.")
     max_batch_delay_ms: float = Field(
         5.0, ge=0, description="Longest a face waits for others to join its batch once the device is free."

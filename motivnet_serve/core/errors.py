@@ -27,6 +27,12 @@ class UnauthorizedError(ServiceError):
         super().__init__(message, {"WWW-Authenticate": "Bearer"})
 
 
+class ModelNotFoundError(ServiceError):
+    """The Open Inference Protocol names the model in the path; this server serves one."""
+
+    status, code = 404, "model_not_found"
+
+
 class UploadTimeoutError(ServiceError):
     """The body did not arrive in time (a stalled or very slow client); the connection is closed after."""
 

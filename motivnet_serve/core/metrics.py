@@ -14,7 +14,22 @@ from motivnet_serve.core.batch_step import warmup_sizes
 
 REJECT_REASONS = ("queue_full", "timeout", "cancelled")
 REQUEST_REJECT_REASONS = (*ADMISSION_REASONS, "timeout", "connections")
-ENDPOINTS = ("/predict", "/v1/video", "/health/live", "/health/ready", "/metrics", "/v1/models", "other")
+OIP_INFER = "/v2/models/{name}/infer"
+GRPC_INFER, GRPC_STREAM = "grpc ModelInfer", "grpc ModelStreamInfer"
+"""The Open Inference Protocol's infer calls: REST (any model name or version counts here) and gRPC (a
+stream counts once, when it ends, with the status its last answer had)."""
+ENDPOINTS = (
+    "/predict",
+    "/v1/video",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/v1/models",
+    OIP_INFER,
+    GRPC_INFER,
+    GRPC_STREAM,
+    "other",
+)
 FRAME_SOURCES = ("video", "stream")
 STREAM_OUTCOMES = ("ok", "skipped", "error")
 FAILURE_ANSWERS = ("frame_error", "stopped")

@@ -3,8 +3,9 @@
 With `api_keys` set, a request needs `Authorization: Bearer <key>`; a WebSocket may instead name the key in
 the query parameter `access_token`, because browsers cannot set headers on WebSockets. Keys are compared in
 constant time, and every key is compared, so timing tells nothing about which or how much matched. Health
-checks, the web page with its static files and the API documentation stay open; `/metrics` too unless
-`metrics_public` is off.
+checks (the Open Inference Protocol's under `/v2/health/` too), the web page with its static files and the
+API documentation stay open; `/metrics` too unless `metrics_public` is off. The gRPC server checks the same
+keys (`ApiKeys`) in its `authorization` metadata.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from motivnet_serve.core.errors import UnauthorizedError
 from motivnet_serve.router.errors import error_response
 
-OPEN_PREFIXES = ("/health/", "/static/")
+OPEN_PREFIXES = ("/health/", "/static/", "/v2/health/")
 OPEN_PATHS = frozenset({"/", "/favicon.ico", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
@@ -27,10 +28,26 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
+class ApiKeys:
+    """The configured keys, as digests; empty: every caller is allowed."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.digests = [_digest(key) for key in keys]
+
+    def allow(self, authorization: str) -> bool:
+        """Whether an `Authorization` value (`Bearer <key>`) names a configured key."""
+        if not self.digests:
+            return True
+        scheme, _, token = authorization.partition(" ")
+        offered = _digest(token.strip() if scheme.lower() == "bearer" else "")
+        matches = [hmac.compare_digest(offered, digest) for digest in self.digests]
+        return any(matches)
+
+
 class ApiKeyMiddleware:
     def __init__(self, app: ASGIApp, keys: tuple[str, ...], metrics_public: bool) -> None:
         self.app = app
-        self.digests = [_digest(key) for key in keys]
+        self.keys = ApiKeys(keys)
         self.open_paths = OPEN_PATHS | ({"/metrics"} if metrics_public else set())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -42,23 +59,22 @@ class ApiKeyMiddleware:
             await send({"type": "websocket.close", "code": 1008, "reason": "missing or unknown API key"})
             return
         error = UnauthorizedError("missing or unknown API key: send the header 'Authorization: Bearer <key>'")
-        await error_response(error.status, error.code, error.message, error.headers)(scope, receive, send)
+        response = error_response(error.status, error.code, error.message, error.headers, path=scope["path"])
+        await response(scope, receive, send)
 
     def _open(self, path: str) -> bool:
-        return not self.digests or path in self.open_paths or path.startswith(OPEN_PREFIXES)
+        return not self.keys.digests or path in self.open_paths or path.startswith(OPEN_PREFIXES)
 
     def _allowed(self, scope: Scope) -> bool:
-        offered = _digest(_offered_key(scope))
-        matches = [hmac.compare_digest(offered, digest) for digest in self.digests]
-        return any(matches)
+        return self.keys.allow(_authorization(scope))
 
 
-def _offered_key(scope: Scope) -> str:
+def _authorization(scope: Scope) -> str:
+    """The `Authorization` header; for a WebSocket without one, its `access_token` as a bearer token."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else ""
+            return str(value.decode("latin-1"))
     if scope["type"] == "websocket":
         tokens = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token", [""])
-        return str(tokens[0])
+        return f"Bearer {tokens[0]}"
     return ""

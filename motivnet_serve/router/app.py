@@ -11,7 +11,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -22,14 +23,17 @@ from motivnet_serve.router.access import ApiKeyMiddleware
 from motivnet_serve.router.errors import install_error_handlers
 from motivnet_serve.router.headers import NoSniffMiddleware
 from motivnet_serve.router.internal_errors import InternalErrorMiddleware
-from motivnet_serve.router.limits import route_limits
+from motivnet_serve.router.limits import GrpcEndpoint, grpc_endpoint, route_limits
 from motivnet_serve.router.middleware import RequestMetricsMiddleware
 from motivnet_serve.router.origins import OriginGuardMiddleware
-from motivnet_serve.router.routes import health, models, predict, stream, video
+from motivnet_serve.router.routes import health, models, oip, predict, stream, video
 from motivnet_serve.router.routes.page import install_page
 from motivnet_serve.router.routes.predict import TIMING_HEADERS
 from motivnet_serve.router.state import ServiceState
 from motivnet_serve.settings import Settings
+
+if TYPE_CHECKING:
+    from motivnet_serve.router.oip.grpc_server import ReadinessHealth
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +52,35 @@ async def start_engine(state: ServiceState, settings: Settings) -> None:
 
 
 def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The app's lifespan, holding the settings the engine starts from (the routes never see them)."""
+    """The app's lifespan, holding the settings the engine starts from (the routes never see them); the gRPC
+    server (when `grpc_port` is set) lives as long as the app, and stops after the drain."""
 
     @asynccontextmanager
     async def running(app: FastAPI) -> AsyncIterator[None]:
         state: ServiceState = app.state.service
-        loader = asyncio.create_task(start_engine(state, settings))
-        yield
-        state.draining = True
-        await loader
-        await state.drain(state.limits.drain_timeout_s)
+        async with grpc_serving_if_on(state, grpc_endpoint(settings)) as health:
+            loader = asyncio.create_task(start_engine(state, settings))
+            if health is not None:
+                loader.add_done_callback(health.refresh_soon)
+            yield
+            state.draining = True
+            if health is not None:
+                await health.refresh()
+            await loader
+            await state.drain(state.limits.drain_timeout_s)
 
     return running
+
+
+def grpc_serving_if_on(
+    state: ServiceState, endpoint: GrpcEndpoint | None
+) -> AbstractAsyncContextManager[ReadinessHealth | None]:
+    """The gRPC server when it has an endpoint; imported only then, so HTTP alone needs no `grpc` extra."""
+    if endpoint is None:
+        return nullcontext(None)
+    from motivnet_serve.router.oip.grpc_server import grpc_serving
+
+    return grpc_serving(state, endpoint)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -75,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(oip.router)
     if settings.demo:
         install_page(app)
     install_error_handlers(app)

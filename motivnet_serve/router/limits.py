@@ -60,3 +60,19 @@ def video_rules(settings: Settings) -> VideoRules:
             min_score=settings.detector.score_threshold,
         ),
     )
+
+
+@dataclass(frozen=True)
+class GrpcEndpoint:
+    """Where the Open Inference Protocol's gRPC server listens, and the keys its calls must carry."""
+
+    host: str
+    port: int
+    api_keys: tuple[str, ...]
+
+
+def grpc_endpoint(settings: Settings) -> GrpcEndpoint | None:
+    """The gRPC server's endpoint, or None when `grpc_port` is unset (no gRPC server)."""
+    if settings.grpc_port is None:
+        return None
+    return GrpcEndpoint(settings.host, settings.grpc_port, settings.api_key_list)

@@ -6,7 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from motivnet_serve.core.metrics import ENDPOINTS, Metrics
+from motivnet_serve.core.metrics import ENDPOINTS, OIP_INFER, Metrics
 
 
 class RequestMetricsMiddleware:
@@ -33,5 +33,11 @@ class RequestMetricsMiddleware:
             status = 500
             raise
         finally:
-            endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
-            self.metrics.request_done(endpoint, status, time.perf_counter() - start)
+            self.metrics.request_done(_endpoint(scope["path"]), status, time.perf_counter() - start)
+
+
+def _endpoint(path: str) -> str:
+    """The path as a bounded label: an endpoint we name, the protocol's infer whatever the model, or other."""
+    if path in ENDPOINTS:
+        return path
+    return OIP_INFER if path.startswith("/v2/models/") and path.endswith("/infer") else "other"

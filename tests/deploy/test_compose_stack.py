@@ -68,7 +68,7 @@ def compose(engine: Engine, env: dict[str, str], *args: str, timeout: float = 12
 @pytest.fixture(scope="module")
 def stack(engine: Engine, serve_image: str, image_report: dict) -> Iterator[Stack]:
     port = free_port()
-    env = {"SERVE_IMAGE": serve_image, "HOST_PORT": str(port)}
+    env = {"SERVE_IMAGE": serve_image, "HOST_PORT": str(port), "GRPC_HOST_PORT": str(free_port())}
     image_report["compose"] = compose(engine, env, "version", "--short").strip()
     try:
         try:

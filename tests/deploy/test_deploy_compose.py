@@ -32,6 +32,7 @@ CONTAINER_VALUES = {
     "device": "cuda",
     "host": "0.0.0.0",
     "compile_cache_dir": "/var/cache/motivnet/compile",
+    "grpc_port": "8001",
 }
 
 
@@ -131,7 +132,10 @@ def test_restart_and_graceful_drain(compose: dict[str, Any]) -> None:
 
 def test_port_published_from_the_setting(compose: dict[str, Any]) -> None:
     ports = compose["services"]["motivnet"]["ports"]
-    assert ports == ["${HOST_BIND:-127.0.0.1}:${HOST_PORT:-8000}:${MOTIVNET_PORT:-8000}"], "this host only by default"
+    assert ports == [
+        "${HOST_BIND:-127.0.0.1}:${HOST_PORT:-8000}:${MOTIVNET_PORT:-8000}",
+        "${HOST_BIND:-127.0.0.1}:${GRPC_HOST_PORT:-8001}:${MOTIVNET_GRPC_PORT:-8001}",
+    ], "this host only by default; gRPC on the port the service's setting names"
 
 
 def test_monitoring_profile(compose: dict[str, Any]) -> None:

@@ -134,14 +134,22 @@ def test_shutdown_leaves_time_to_drain() -> None:
     assert pod["terminationGracePeriodSeconds"] >= pre_stop + timeout_s + 10
 
 
-def test_service_exposes_the_container_port() -> None:
+def test_service_exposes_the_container_ports() -> None:
     service = manifests()["Service"]
     deployment = manifests()["Deployment"]
     selector = service["spec"]["selector"]
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= labels.items()
-    (port,) = service["spec"]["ports"]
-    assert port["targetPort"] in {p["name"] for p in container()["ports"]}
+    ports = {port["targetPort"]: port for port in service["spec"]["ports"]}
+    assert set(ports) == {p["name"] for p in container()["ports"]} == {"http", "grpc"}
+
+
+def test_grpc_port_is_the_one_the_server_listens_on() -> None:
+    """The container's `grpc` port is the ConfigMap's MOTIVNET_GRPC_PORT, and the Service speaks HTTP/2 to it."""
+    (grpc_port,) = [port for port in container()["ports"] if port["name"] == "grpc"]
+    assert grpc_port["containerPort"] == effective_settings(manifests()["ConfigMap"]["data"]).grpc_port
+    (service_port,) = [port for port in manifests()["Service"]["spec"]["ports"] if port["name"] == "grpc"]
+    assert service_port["appProtocol"] == "kubernetes.io/h2c"
 
 
 def test_service_monitor_scrapes_metrics_from_the_service() -> None:
