@@ -34,7 +34,8 @@ from motivnet_serve.backends.emotion.spec import ModelSpec
 from motivnet_serve.backends.faces.retinaface_mobilenet import load_rgb_network
 
 DEFAULT_OPSET = 18
-"""Supported by every ONNX Runtime since 1.14 and by Triton's onnxruntime backend since 23.02."""
+"""Supported by every ONNX Runtime since 1.14 and by Triton's onnxruntime backend since 23.02. It is also the
+lowest the dynamo exporter writes reliably: below it, onnx's version converter fails on this graph."""
 EXAMPLE_BATCH = 2
 """The example batch the graph is traced with; 2, not 1, so no size-1 axis is taken for a broadcast one."""
 
@@ -95,6 +96,8 @@ def export_emotion(spec: ModelSpec, path: Path, opset: int = DEFAULT_OPSET, weig
     Without `weights` the checkpoint is not read: the graph is traced on the meta device and saved without
     its initializers, which proves the export of sizes too large (or not at hand) to load here.
     """
+    if opset < DEFAULT_OPSET:
+        raise ValueError(f"opset {opset}: the emotion models export at opset {DEFAULT_OPSET} or above")
     channels = 1 if spec.preprocess.grayscale else 3
     checkpoint = _checkpoint_metadata(spec.checkpoint_path) if weights else {"weights": "none: graph structure only"}
     model = OnnxModel(
