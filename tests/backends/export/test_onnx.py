@@ -1,7 +1,8 @@
 """ONNX exports of every model family, run by ONNX Runtime against the served torch model on real face crops.
 
 Each parity line is printed (run with -s to see it); the tolerance would catch a wrong export: a missing
-softmax, a swapped class order, a dropped layer or a wrong normalisation moves probabilities by far more. Every export takes seconds, so those tests are marked slow.
+softmax, a swapped class order, a dropped layer or a wrong normalisation moves probabilities by far more.
+Every export takes seconds, so those tests are marked slow.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ TOLERANCE = 1e-4
 
 
 def assert_parity(parity: Parity, rows: int) -> None:
-    print(f"\n{parity}")
+    print(f"\n{parity}")  # noqa: T201 - the measured parity, shown with -s
     assert parity.rows == rows
     assert parity.max_abs_diff < TOLERANCE
     assert parity.top1_agreement == 1.0

@@ -12,7 +12,6 @@ from motivnet_serve.backends.export.onnx import export_detector, export_emotion
 from motivnet_serve.backends.export.parity import onnx_session
 from motivnet_serve.backends.export.triton import write_triton_model
 
-
 pytestmark = pytest.mark.slow  # exports two networks (20 s on 2 busy cores)
 
 
