@@ -43,12 +43,6 @@ def test_export_with_detector_repository_and_parity_check(bundled_weights, tmp_p
     assert (repo / "retinaface-mobilenet" / "config.pbtxt").is_file()
 
 
-def test_default_file_is_named_after_the_model(bundled_weights, tmp_path):
-    result = run_export("--format", "onnx", "--model-dir", str(bundled_weights / "mini-xception"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "mini-xception-fer2013.onnx").is_file()
-
-
 def test_user_mistakes_exit_2_with_one_line(bundled_weights, tmp_path):
     folder = str(bundled_weights / "mini-xception")
     too_old = run_export("--format", "onnx", "--model-dir", folder, "--opset", "13", cwd=tmp_path)
@@ -57,3 +51,12 @@ def test_user_mistakes_exit_2_with_one_line(bundled_weights, tmp_path):
     no_weights = run_export("--format", "onnx", "--model-dir", folder, "--no-weights", "--check", "x.jpg", cwd=tmp_path)
     assert no_weights.returncode == 2
     assert "--check needs the weights" in no_weights.stderr
+
+
+def test_the_service_starts_without_the_onnx_extra():
+    """The command line (and so `serve`) imports neither onnx nor ONNX Runtime until `export` runs."""
+    code = (
+        "import sys, motivnet_serve.cli.main; print(sorted({'onnx', 'onnxruntime', 'onnxscript'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -31,11 +31,9 @@ from motivnet_serve.backends.emotion.checkpoint import load_weights
 from motivnet_serve.backends.emotion.predictor import file_sha256
 from motivnet_serve.backends.emotion.registry import get_family
 from motivnet_serve.backends.emotion.spec import ModelSpec
+from motivnet_serve.backends.export import DEFAULT_OPSET
 from motivnet_serve.backends.faces.retinaface_mobilenet import load_rgb_network
 
-DEFAULT_OPSET = 18
-"""Supported by every ONNX Runtime since 1.14 and by Triton's onnxruntime backend since 23.02. It is also the
-lowest the dynamo exporter writes reliably: below it, onnx's version converter fails on this graph."""
 EXAMPLE_BATCH = 2
 """The example batch the graph is traced with; 2, not 1, so no size-1 axis is taken for a broadcast one."""
 

@@ -42,27 +42,31 @@ def graph_dims(path: Path) -> dict[str, list[int | str]]:
     }
 
 
-@pytest.mark.slow
-def test_mini_xception_matches_the_served_model_on_real_faces(bundled_weights, face_crops, tmp_path):
+@pytest.fixture(scope="module")
+def mini_xception(bundled_weights, tmp_path_factory):
+    """mini-Xception exported at opset 19 and its served predictor (frozen, as the service runs it)."""
     spec = load_model_spec(bundled_weights / "mini-xception")
-    exported = export_emotion(spec, tmp_path / "mini.onnx", opset=19)
-    predictor = load_predictor(str(spec.folder), bundled_weights, "cpu", "float32")  # frozen, as served
+    exported = export_emotion(spec, tmp_path_factory.mktemp("mini") / "mini.onnx", opset=19)
+    return exported, load_predictor(str(spec.folder), bundled_weights, "cpu", "float32")
+
+
+@pytest.mark.slow
+def test_mini_xception_matches_the_served_model_on_real_faces(mini_xception, face_crops):
+    exported, predictor = mini_xception
     assert_parity(emotion_parity(predictor, exported.path, face_crops), rows=8)
     metadata = read_metadata(exported.path)
     assert metadata["opset"] == "19"
     assert onnx.load(str(exported.path)).opset_import[0].version == 19
-    assert metadata["checkpoint_sha256"] == file_sha256(spec.checkpoint_path)
+    assert metadata["checkpoint_sha256"] == predictor.info.checkpoint_sha256
     assert json.loads(metadata["labels"]) == list(MOTIVNET_LABELS)
     assert graph_dims(exported.path) == {"pixels": ["batch", 1, 64, 64], "probabilities": ["batch", 7]}
 
 
 @pytest.mark.slow
-def test_batch_axis_is_dynamic(bundled_weights, face_crops, tmp_path):
+def test_batch_axis_is_dynamic(mini_xception, face_crops):
     """One face alone and all eight together give the same probabilities as the served model."""
-    spec = load_model_spec(bundled_weights / "mini-xception")
-    path = export_emotion(spec, tmp_path / "mini.onnx").path
-    predictor = load_predictor(str(spec.folder), bundled_weights, "cpu", "float32")
-    session = onnx_session(path)
+    exported, predictor = mini_xception
+    session = onnx_session(exported.path)
     batch = predictor.preprocess(face_crops)
     for rows in (batch[:1], batch):
         (got,) = session.run(["probabilities"], {"pixels": rows.numpy()})
