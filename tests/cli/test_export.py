@@ -60,3 +60,15 @@ def test_the_service_starts_without_the_onnx_extra():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_script_without_a_command_still_serves(tmp_path):
+    """`motivnet-serve [OPTIONS]` is `serve [OPTIONS]`: here it stops at the missing model folder, as serve does."""
+    result = subprocess.run(
+        [str(SCRIPT), "--model-dir", str(tmp_path / "absent")], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path / 'absent' / 'model.json'} not found: a model folder needs a model.json"
+    )
