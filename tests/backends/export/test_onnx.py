@@ -17,7 +17,7 @@ import torch
 
 from motivnet_serve.backends.emotion.motivnet_predictor import MotivNetPredictor
 from motivnet_serve.backends.emotion.predictor import file_sha256
-from motivnet_serve.backends.emotion.spec import MOTIVNET_LABELS, SAPIENS_PRESETS, Architecture, load_model_spec
+from motivnet_serve.backends.emotion.spec import MOTIVNET_LABELS, SAPIENS_PRESETS, load_model_spec
 from motivnet_serve.backends.export.onnx import export_detector, export_emotion, read_metadata
 from motivnet_serve.backends.export.parity import Parity, detector_parity, emotion_parity, onnx_session
 from motivnet_serve.backends.faces.retinaface_mobilenet import load_rgb_network
@@ -100,23 +100,12 @@ def test_every_full_size_preset_exports_its_graph(preset, tmp_path):
     """Full width and heads of each size, two blocks deep, traced on the meta device without weights.
 
     The blocks of a preset are one module repeated `depth` times, so the graph of two proves the graph of
-    all of them; the full 1B depth is exported in the test below.
+    all of them (the 1B size at its full 40 blocks, 45 s more, is measured in docs/integrations/onnx-triton.md).
     """
     folder = _spec_folder(tmp_path, {"preset": preset, "depth": 2})
     exported = export_emotion(load_model_spec(folder), tmp_path / "graph.onnx", weights=False)
     assert graph_dims(exported.path) == {"pixels": ["batch", 3, 1024, 768], "probabilities": ["batch", 7]}
     assert read_metadata(exported.path)["weights"].startswith("none")
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_published_1b_size_exports_its_whole_graph(tmp_path):
-    folder = _spec_folder(tmp_path, {"preset": "sapiens-1b"})
-    exported = export_emotion(load_model_spec(folder), tmp_path / "graph.onnx", weights=False)
-    graph = onnx.load(str(exported.path), load_external_data=False).graph
-    assert graph_dims(exported.path) == {"pixels": ["batch", 3, 1024, 768], "probabilities": ["batch", 7]}
-    assert Architecture(preset="sapiens-1b").depth == 40
-    assert sum(node.op_type == "LayerNormalization" for node in graph.node) >= 2 * 40 + 1
 
 
 def _spec_folder(tmp_path: Path, architecture: dict[str, object]) -> Path:
