@@ -1,4 +1,5 @@
-"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, export,
+serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """
@@ -21,6 +22,7 @@ from motivnet_serve.backends.emotion.checkpoint import CheckpointError
 from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
+from motivnet_serve.cli.export import add_export_command
 from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
 from motivnet_serve.client import ClientError, MotivNetClient
@@ -178,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("settings-docs", help=f"check (or --write) {generated}")
     docs.add_argument("--write", action="store_true", help="regenerate them from the settings instead of checking")
     docs.set_defaults(handler=cmd_settings_docs)
+    add_export_command(commands)
     serve = _add(commands, "serve", cmd_serve, "run the HTTP service")
     _add_serve_options(serve)
     return parser
@@ -227,4 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve_main() -> None:
-    sys.exit(main(["serve", *sys.argv[1:]]))
+    """`motivnet-serve [OPTIONS]` serves; `motivnet-serve COMMAND ...` runs that command, as `python -m` does."""
+    argv = sys.argv[1:]
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    sys.exit(main(argv if argv[:1] and argv[0] in commands else ["serve", *argv]))

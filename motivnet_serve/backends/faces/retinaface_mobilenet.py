@@ -201,11 +201,16 @@ class MobileNetBackend(nn.Module):
         return Candidates(boxes, logits.softmax(dim=-1)[..., 1], points)
 
 
-def load_mobilenet_backend(weights: Path, device: torch.device) -> MobileNetBackend:
-    """Fill the network from `weights` strictly (the file predates zip serialisation, so it is read whole);
-    on the CPU the network is frozen (`torch_runtime/frozen.py`), so detection runs without the GIL."""
+def load_rgb_network(weights: Path, device: torch.device, config: MobileNetConfig = MobileNetConfig()) -> RgbInput:
+    """The network filled from `weights` strictly (the file predates zip serialisation, so it is read whole),
+    eager, taking RGB: what the service freezes and what the ONNX export traces."""
     network = RetinaFaceMobileNet()
     load_small_checkpoint(network, weights)
+    return RgbInput(network, config.bgr_mean).to(device).eval()
+
+
+def load_mobilenet_backend(weights: Path, device: torch.device) -> MobileNetBackend:
+    """On the CPU the network is frozen (`torch_runtime/frozen.py`), so detection runs without the GIL."""
     config = MobileNetConfig()
-    rgb_network = RgbInput(network, config.bgr_mean).to(device).eval()
+    rgb_network = load_rgb_network(weights, device, config)
     return MobileNetBackend(frozen_on_cpu(rgb_network, torch.zeros(1, 3, 64, 64), device), config).to(device).eval()
