@@ -1,4 +1,5 @@
-"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, analyze, evaluate, describe, preprocess, fetch-weights,
+settings-docs, serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """
@@ -21,6 +22,7 @@ from motivnet_serve.backends.emotion.checkpoint import CheckpointError
 from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
+from motivnet_serve.cli.analyze import register_analyze, register_evaluate
 from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
 from motivnet_serve.client import ClientError, MotivNetClient
@@ -164,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--json", action="store_true", help="print the NDJSON answer lines")
     video.add_argument("--url", help="ask a running server instead of loading the model")
     video.add_argument("video", metavar="VIDEO")
+    register_analyze(commands, _add)
+    register_evaluate(commands, _add)
     describe = _add(commands, "describe", cmd_describe, "print the model's parameters and state-dict shapes")
     describe.add_argument("--json", action="store_true", help="print one JSON document")
     preprocess = _add(commands, "preprocess", cmd_preprocess, "write the image the model sees")
