@@ -3,8 +3,8 @@
 Both run the job of `motivnet_serve.pipelines.collection` in this process (the server's engine, no server),
 and go on where an earlier run into the same folder stopped. The exit status is 0 when every source listed
 was analysed, 1 when any failed, in this run or an earlier one (its `sources` row says why), 2 for a usage
-mistake (as the other commands). pyarrow comes with the `analyze` extra; it is imported only when one of these commands runs, so the server's
-image does without it.
+mistake (as the other commands). pyarrow comes with the `analyze` extra; it is imported only when one of these
+commands runs, so the server's image does without it.
 """
 
 from __future__ import annotations
