@@ -11,8 +11,8 @@ import pytest
 from motivnet_serve.pipelines.collection.parts import Output
 from motivnet_serve.pipelines.collection.run import analyze
 from motivnet_serve.pipelines.collection.schema import EMOTIONS, LANDMARKS
-from tests.pipelines.collection.conftest import mini_settings
 from tests.photos import photo_paths
+from tests.pipelines.collection.conftest import mini_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
