@@ -52,6 +52,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", choices=DETECTOR_NAMES)
     parser.add_argument("--strict", action="store_true", help="stop at the first source that fails")
     parser.add_argument("--retry-failed", action="store_true", help="analyse again sources that failed before")
+    parser.add_argument(
+        "--verify-content", action="store_true", help="redo done sources whose content changed (reads every file)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--part-sources", type=int, default=64, help="most sources per output part (default 64)")
 
@@ -65,7 +68,9 @@ def _run(args: argparse.Namespace, settings: Settings, *, report: bool) -> int:
         raise ValueError(f"{exc}: install the 'analyze' extra (pip install 'motivnet-serve[analyze]')") from None
     options = AnalyzeOptions(fps=args.fps, detect=not args.no_detect, max_faces=args.max_faces)
     progress = not args.no_progress
-    job = JobOptions(options, args.strict, args.retry_failed, progress, part_sources=args.part_sources)
+    job = JobOptions(
+        options, args.strict, args.retry_failed, progress, args.verify_content, part_sources=args.part_sources
+    )
     try:
         result = analyze(args.inputs, args.out, fmt=args.format, job=job, labels_from_folders=report, settings=settings)
     except KeyboardInterrupt:

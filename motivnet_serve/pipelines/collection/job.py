@@ -20,7 +20,7 @@ from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.pipelines.collection.parts import Output, SourceRows, pending
 from motivnet_serve.pipelines.collection.rows import AnalyzeOptions, SourceAnalyzer
-from motivnet_serve.pipelines.collection.sources import Source
+from motivnet_serve.pipelines.collection.sources import Source, content_sha256
 from motivnet_serve.settings import Settings
 
 PHOTOS_IN_FLIGHT = 8
@@ -36,6 +36,9 @@ class JobOptions:
     strict: bool = False
     retry_failed: bool = False
     progress: bool = True
+    verify_content: bool = False
+    """Also read every file the ledger lists as done and redo those whose content hash changed (a file
+    rewritten with its old size and time); costs one read of the collection."""
     part_sources: int = 64
     part_seconds: float = 10.0
 
@@ -85,12 +88,15 @@ class CollectionJob:
         self._last_part = time.monotonic()
         self._stop = asyncio.Event()
         self._writes: set[asyncio.Task[str]] = set()
+        self._started = time.monotonic()
 
     async def run(self, sources: Sequence[Source]) -> Summary:
         """Skips what the folder says is done, forgets what changed since, and analyses the rest."""
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         ledger = await asyncio.to_thread(self._output.open)
-        todo, stale = pending(sources, ledger, retry_failed=self._options.retry_failed)
+        content = content_sha256 if self._options.verify_content else None
+        retry = self._options.retry_failed
+        todo, stale = await asyncio.to_thread(pending, sources, ledger, retry_failed=retry, content=content)
         if stale:
             await asyncio.to_thread(self._output.forget, stale)
         summary = Summary(listed=len(sources), skipped=len(sources) - len(todo))
@@ -141,7 +147,9 @@ class CollectionJob:
         summary.faces += rows.source["faces"]
         self._finished.append(rows)
         bar.update()
-        bar.set_postfix(frames=summary.frames, faces=summary.faces, failed=summary.failed, refresh=False)
+        rate = f"{summary.faces / max(time.monotonic() - self._started, 1e-6):.1f}"
+        counts = {"frames": summary.frames, "faces": summary.faces, "faces/s": rate, "failed": summary.failed}
+        bar.set_postfix(counts, refresh=False)
         if not ok and self._options.strict:
             summary.stopped = True
             self._stop.set()

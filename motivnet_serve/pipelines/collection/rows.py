@@ -23,11 +23,9 @@ from motivnet_serve.core.results import FacePrediction
 from motivnet_serve.pipelines.analysis import Pacing, VideoAnalysis, VideoOptions
 from motivnet_serve.pipelines.collection.parts import SourceRows
 from motivnet_serve.pipelines.collection.schema import LANDMARKS, probability_columns
-from motivnet_serve.pipelines.collection.sources import Source
+from motivnet_serve.pipelines.collection.sources import Source, content_sha256
 from motivnet_serve.pipelines.decode import VideoLimits, VideoReader, demuxer_for
 from motivnet_serve.settings import Settings
-
-READ_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ class SourceAnalyzer:
     async def _video(self, source: Source, record: dict[str, Any]) -> _Answer:
         if source.size > self._settings.max_video_bytes:
             raise UploadTooLargeError(f"the video is {source.size} bytes; at most {self._settings.max_video_bytes}")
-        record["sha256"] = await asyncio.to_thread(self._hash, source)
+        record["sha256"] = await asyncio.to_thread(content_sha256, source)
         options = VideoOptions(
             fps=self._options.fps, detect=self._options.detect, max_faces=self._options.max_faces, smoothing=0.0
         )
@@ -179,14 +177,6 @@ class SourceAnalyzer:
         if len(data) > limit:
             raise UploadTooLargeError(f"the file is over {limit} bytes")
         return data
-
-    @staticmethod
-    def _hash(source: Source) -> str:
-        digest = hashlib.sha256()
-        with source.filesystem.open_input_stream(source.path) as stream:
-            for chunk in iter(lambda: stream.read(READ_CHUNK_BYTES), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
 
     @staticmethod
     def _open(source: Source) -> BinaryIO:
