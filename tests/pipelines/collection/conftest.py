@@ -37,7 +37,7 @@ class Analyzed:
 
 
 def mini_settings(**overrides: object) -> Settings:
-    return Settings(**{"model_dir": str(MINI), "device": "cpu", **overrides})
+    return Settings(**{"model_dir": str(MINI), "device": "cpu", "warmup": False, **overrides})
 
 
 def labelled_folder(root: Path) -> Path:
