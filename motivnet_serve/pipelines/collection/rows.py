@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from motivnet_serve.pipelines.collection.schema import LANDMARKS, probability_co
 from motivnet_serve.pipelines.collection.sources import Source, content_sha256
 from motivnet_serve.pipelines.decode import VideoLimits, VideoReader, demuxer_for
 from motivnet_serve.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class SourceAnalyzer:
             answer = _Answer([], [], 0, error=("not_found", "no such file"))
         except OSError as exc:
             answer = _Answer([], [], 0, error=("unreadable", f"the file could not be read: {exc}"))
+        except Exception:  # a bug met on one source fails that source (logged), not the collection
+            log.exception("analysing %s failed", source.uri)
+            answer = _Answer([], [], 0, error=("internal", "the source could not be analysed; the log has why"))
         record |= {"frames": answer.frames, "faces": len(answer.faces), "duration_ms": answer.duration_ms}
         record |= {"status": "ok" if answer.error is None else "failed", "seconds": time.monotonic() - started}
         record |= dict(zip(("error_code", "error_message"), answer.error or (None, None)))
@@ -105,9 +111,8 @@ class SourceAnalyzer:
         classified = await self._engine.classify(
             [upload], detect=options.detect, deadline=deadline, max_faces=options.max_faces
         )
-        faces = [
-            self._face(source, "photo", 0, None, index, None, face) for index, face in enumerate(classified.images[0])
-        ]
+        place = {"source": source.uri, "kind": "photo", "frame": 0, "time_ms": None, "track_id": None}
+        faces = [self._face({**place, "face": index}, face) for index, face in enumerate(classified.images[0])]
         return _Answer(faces, [], 1)
 
     async def _video(self, source: Source, record: dict[str, Any]) -> _Answer:
@@ -137,23 +142,14 @@ class SourceAnalyzer:
             answer.error = answer.error or (line["error"]["code"], where + line["error"]["message"])
             return
         answer.frames += 1
+        place = {"source": source.uri, "kind": "video", "frame": line["frame"], "time_ms": line["time_ms"]}
         for index, face in enumerate(line["faces"]):
             prediction = FacePrediction.model_validate(face)
-            row = self._face(source, "video", line["frame"], line["time_ms"], index, face["track_id"], prediction)
-            answer.faces.append(row)
+            answer.faces.append(self._face({**place, "face": index, "track_id": face["track_id"]}, prediction))
 
-    def _face(
-        self,
-        source: Source,
-        kind: str,
-        frame: int,
-        time_ms: float | None,
-        index: int,
-        track: int | None,
-        face: FacePrediction,
-    ) -> dict[str, Any]:
-        row: dict[str, Any] = {"source": source.uri, "kind": kind, "frame": frame, "time_ms": time_ms}
-        row |= {"face": index, "track_id": track, "score": face.score, "label": face.label, **self._model}
+    def _face(self, place: dict[str, Any], face: FacePrediction) -> dict[str, Any]:
+        """`place` (source, kind, frame, time, rank, track) and the face's box, landmarks and answer, as a row."""
+        row = {**place, "score": face.score, "label": face.label, **self._model}
         row |= dict(zip(("x1", "y1", "x2", "y2"), face.box or (None,) * 4))
         for name in LANDMARKS:
             x, y = (face.landmarks or {}).get(name, (None, None))
