@@ -298,6 +298,12 @@ class Settings(BaseSettings):
         and one-shot runs that skip compiling."""
         return self.model_copy(update={group: getattr(self, group).model_copy(update=changes)})
 
+    def offline(self, detect: bool) -> Settings:
+        """For a run in this process (CLI `predict`, `analyze`): without detection no detector is loaded, and
+        `compile=auto` stays off, since such a run would spend minutes compiling before its first image."""
+        settings = self if detect else self.but("detector", name="none")
+        return settings.but("compile", enabled=False) if settings.compile.enabled == "auto" else settings
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:

@@ -47,7 +47,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_detector(settings: Settings, folder: Path, opset: int) -> OnnxModel:
-    name = resolve_detector_name(settings.detector, settings.model_store)
+    name = resolve_detector_name(settings.detector.name, settings.model_store)
     if name == "none":
         raise ValueError("--detector with MOTIVNET_DETECTOR=none: choose a detector to export")
     return export_detector(
@@ -61,8 +61,8 @@ def _shapes(model: OnnxModel) -> str:
 
 def _check(paths: list[str], spec: ModelSpec, exported: list[OnnxModel], settings: Settings) -> int:
     """Parity on the faces the service would classify (its detector, crops and preprocessing)."""
-    images = [decode_image(Path(path).read_bytes(), settings.max_image_pixels) for path in paths]
-    finder = build_finder(settings, torch.device("cpu"), spec.architecture.input_hw)
+    images = [decode_image(Path(path).read_bytes(), settings.limits.max_image_pixels) for path in paths]
+    finder = build_finder(settings.detector, settings.model_store, torch.device("cpu"), spec.architecture.input_hw)
     crops = [crop for found in finder.find(images) for _, crop in found]
     if not crops:
         raise ValueError("no face found in the --check photos")

@@ -1,5 +1,5 @@
-"""`python -m motivnet_serve ...`: predict, predict-video, describe, preprocess, fetch-weights, settings-docs, export,
-serve.
+"""`python -m motivnet_serve ...`: predict, predict-video, analyze, evaluate, describe, preprocess, fetch-weights,
+settings-docs, export, serve.
 
 User mistakes (a missing file, an unreadable image, a bad model folder) print one line and exit 2.
 """
@@ -22,6 +22,7 @@ from motivnet_serve.backends.emotion.checkpoint import CheckpointError
 from motivnet_serve.backends.emotion.predictor import count_parameters
 from motivnet_serve.backends.emotion.spec import ModelSpecError, load_model_spec
 from motivnet_serve.backends.weights import cmd_fetch_weights as fetch_weights_command
+from motivnet_serve.cli.analyze import register_analyze, register_evaluate
 from motivnet_serve.cli.export import add_export_command
 from motivnet_serve.cli.settings_docs import cmd_settings_docs
 from motivnet_serve.cli.video import cmd_predict_video
@@ -60,11 +61,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
     missing = [path for path in args.images if not Path(path).is_file()]
     if missing:
         raise FileNotFoundError(f"no such image file: {missing[0]}")
-    if args.no_detect:  # no detector is loaded, and every image is one face
-        settings = settings.but("detector", name="none")
-    if settings.compile.enabled == "auto":  # a one-shot run would spend minutes compiling for a few images
-        settings = settings.but("compile", enabled=False)
-    _print_answer(asyncio.run(_predict_local(args.images, settings)), args.json)
+    _print_answer(asyncio.run(_predict_local(args.images, settings.offline(detect=not args.no_detect))), args.json)
 
 
 async def _predict_local(paths: list[str], settings: Settings) -> dict[str, Any]:
@@ -167,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--json", action="store_true", help="print the NDJSON answer lines")
     video.add_argument("--url", help="ask a running server instead of loading the model")
     video.add_argument("video", metavar="VIDEO")
+    register_analyze(commands, _add)
+    register_evaluate(commands, _add)
     describe = _add(commands, "describe", cmd_describe, "print the model's parameters and state-dict shapes")
     describe.add_argument("--json", action="store_true", help="print one JSON document")
     preprocess = _add(commands, "preprocess", cmd_preprocess, "write the image the model sees")

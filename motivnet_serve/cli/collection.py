@@ -1,0 +1,95 @@
+"""`analyze` from Python: list the inputs, start the engine in this process, run the job, and for a labelled
+set write the accuracy report. The CLI's `analyze` and `evaluate` are this function with options.
+
+It lives with the commands because, like them, it is where the settings become an engine and the limits the
+collection job is handed (`pipelines/` never reads the settings)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from motivnet_serve.core.engine import Engine
+from motivnet_serve.core.metrics import Metrics
+from motivnet_serve.pipelines.collection.evaluation import evaluate
+from motivnet_serve.pipelines.collection.heatmap import write_confusion
+from motivnet_serve.pipelines.collection.job import CollectionJob, JobOptions, Summary
+from motivnet_serve.pipelines.collection.parts import Output
+from motivnet_serve.pipelines.collection.rows import SourceLimits
+from motivnet_serve.pipelines.collection.sources import Source, list_sources
+from motivnet_serve.router.limits import video_rules
+from motivnet_serve.settings import Settings
+
+REPORT = "report.json"
+CONFUSION = "confusion.png"
+
+
+@dataclass(frozen=True)
+class Result:
+    """A run's summary, and its accuracy report when the set was labelled (also in `out/report.json`)."""
+
+    summary: Summary
+    report: dict[str, Any] | None
+
+
+def analyze(
+    inputs: Sequence[str],
+    out: str | Path,
+    *,
+    fmt: str = "parquet",
+    job: JobOptions | None = None,
+    labels_from_folders: bool = False,
+    report: bool = False,
+    settings: Settings | None = None,
+) -> Result:
+    """Analyses every photo and video the inputs name into `out` (faces, tracks, sources tables), going on
+    where an earlier run into the same folder stopped. `report` (or `labels_from_folders`) also writes the
+    accuracy report of the labelled sources. Bad inputs never raise: they are failed rows in `sources`.
+
+    `job` says what each source is asked (`JobOptions(analyze=AnalyzeOptions(fps=2))`) and how the run goes
+    (`strict`, `retry_failed`, `progress`); `settings` picks the model and limits (default: the environment's).
+    """
+    job = job or JobOptions(progress=False)
+    sources = list_sources(inputs, labels_from_folders=labels_from_folders)
+    output = Output(Path(out), fmt)
+    summary = asyncio.run(_run(sources, output, job, (settings or Settings()).offline(detect=job.analyze.detect)))
+    wanted = report or labels_from_folders
+    return Result(summary, write_report(output) if wanted else None)
+
+
+async def _run(sources: Sequence[Source], output: Output, job: JobOptions, settings: Settings) -> Summary:
+    """Warms up as the server does (`warmup`): a collection is long, and its first sources should not pay for
+    the first detection and each batch size's first forward."""
+    metrics = Metrics(settings.max_batch_size)
+    engine = await Engine.start(settings, metrics, warm=settings.warmup)
+    try:
+        return await CollectionJob(engine, source_limits(settings), metrics, output, job).run(sources)
+    finally:
+        await engine.drain()
+
+
+def source_limits(settings: Settings) -> SourceLimits:
+    """The HTTP API's limits for one photo (`/predict`) and one video (`/v1/video`), for the job's sources."""
+    rules = video_rules(settings)
+    return SourceLimits(
+        photo_bytes=settings.limits.max_upload_bytes,
+        photo_timeout_s=settings.request_timeout_ms / 1000,
+        video_bytes=settings.limits.max_video_bytes,
+        video=rules.video,
+        pacing=rules.pacing,
+        videos_in_flight=settings.limits.max_videos_in_flight,
+    )
+
+
+def write_report(output: Output) -> dict[str, Any]:
+    """The accuracy report of the whole folder (this run's sources and earlier ones): JSON and a PNG heat map."""
+    report = evaluate(output.read("sources"), output.read("faces"))
+    (output.folder / REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    title = f"{report.get('model', '?')}: WAR {report['war']:.3f}, UAR {report['uar']:.3f} (n={report['evaluated']})"
+    confusion = report["confusion"]
+    write_confusion(output.folder / CONFUSION, confusion["matrix"], confusion["labels"], title)
+    return report
