@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -168,6 +169,18 @@ class Settings(BaseSettings):
         True, description="Serve the demo page at / (photos, video files, webcam); false: the API only, / is 404."
     )
     log_level: LogLevel = Field("info", description="Server log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Server log lines: 'text' for people, or 'json' (one object per line with the request id and, "
+        "when tracing, the trace id; uvicorn's access log on too) for a log pipeline.",
+    )
+
+    @property
+    def otlp_endpoint(self) -> str | None:
+        """Where traces go, when anywhere: tracing is on when the OpenTelemetry SDK's own variable is set
+        (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`; the SDK reads the rest itself)."""
+        traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        return traces or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
 
     @property
     def api_key_list(self) -> tuple[str, ...]:

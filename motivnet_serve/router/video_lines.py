@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import Request
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.metrics import Metrics
@@ -36,8 +37,10 @@ async def video_lines(
     stack = AsyncExitStack()
     try:
         stack.enter_context(engine.session("video"))
-        file = await stack.enter_async_context(spooled_video(request, settings))
-        reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
+        with tracing.span("upload"):
+            file = await stack.enter_async_context(spooled_video(request, settings))
+        with tracing.span("video.open"):
+            reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(settings))
         lines = VideoAnalysis(engine, reader, options, Pacing.of(settings), metrics).lines()
         stack.push_async_callback(lines.aclose)
         first = await anext(lines)
