@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from websockets.sync.client import connect
 
+from bench.otlp_receiver import Receiver, Span, otlp_receiver, tracing_env
 from bench.server_process import ServerProcess
 from tests.clips import group_clip
-from tests.otlp_receiver import Receiver, Span, otlp_receiver, tracing_env
 from tests.photos import photo_paths
 from tests.router.test_tracing import has, one, traceparent
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.otlp_receiver import Receiver, Span, otlp_receiver, tracing_env
 from bench.server_process import ROOT, ServerProcess
 from tests.held_server import Gate
-from tests.otlp_receiver import Receiver, Span, otlp_receiver, tracing_env
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

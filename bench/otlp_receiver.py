@@ -1,6 +1,7 @@
 """A real OTLP/HTTP trace receiver on a loopback port: it takes `POST /v1/traces`, decodes each
 `ExportTraceServiceRequest` protobuf with opentelemetry-proto, and keeps the spans, so a test can check what a
-server exported (names, parents, trace ids, attributes) and wait for them on a condition, not a sleep."""
+server exported (names, parents, trace ids, attributes) and wait for them on a condition, not a sleep. For
+`bench tracing` it only counts what arrives (`decode_spans=False`), so it takes little of the CPU it measures."""
 
 from __future__ import annotations
 
@@ -61,14 +62,18 @@ def decode(body: bytes) -> list[Span]:
 class Receiver:
     """The spans received so far; `wait_for` blocks until a condition on them holds (or fails at its timeout)."""
 
-    def __init__(self) -> None:
+    def __init__(self, decode_spans: bool) -> None:
         self.spans: list[Span] = []
-        self.paths: list[str] = []
+        self.exports = 0
+        self.bytes = 0
+        self.decode_spans = decode_spans
         self._changed = threading.Condition()
 
-    def add(self, path: str, spans: list[Span]) -> None:
+    def add(self, body: bytes) -> None:
+        spans = decode(body) if self.decode_spans else []
         with self._changed:
-            self.paths.append(path)
+            self.exports += 1
+            self.bytes += len(body)
             self.spans.extend(spans)
             self._changed.notify_all()
 
@@ -86,7 +91,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
-            receiver.add(self.path, decode(body) if self.path == "/v1/traces" else [])
+            if self.path == "/v1/traces":
+                receiver.add(body)
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200 if self.path == "/v1/traces" else 404)
             self.send_header("content-type", "application/x-protobuf")
@@ -101,9 +107,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def otlp_receiver() -> Iterator[tuple[Receiver, str]]:
+def otlp_receiver(decode_spans: bool = True) -> Iterator[tuple[Receiver, str]]:
     """The receiver and its base URL (what OTEL_EXPORTER_OTLP_ENDPOINT is set to)."""
-    receiver = Receiver()
+    receiver = Receiver(decode_spans)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -115,11 +121,9 @@ def otlp_receiver() -> Iterator[tuple[Receiver, str]]:
         thread.join()
 
 
-def tracing_env(endpoint: str) -> dict[str, str]:
-    """A server's environment that exports to `endpoint` within 50 ms of a span's end, never through a proxy."""
-    return {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-        "OTEL_BSP_SCHEDULE_DELAY": "50",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
+def tracing_env(endpoint: str, schedule_delay_ms: int | None = 50) -> dict[str, str]:
+    """A server's environment that exports to `endpoint` (for tests, within 50 ms of a span's end; None: the
+    SDK's default delay, as deployed), never through a proxy."""
+    delay = {} if schedule_delay_ms is None else {"OTEL_BSP_SCHEDULE_DELAY": str(schedule_delay_ms)}
+    loopback = "127.0.0.1,localhost"
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, **delay, "NO_PROXY": loopback, "no_proxy": loopback}
