@@ -21,7 +21,7 @@ from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
 from bench.revisions import WORK_TREE, RevisionRuns, export, format_revisions, measure_round, merge_base
 from bench.server_process import ROOT, TINY_DIR, PeerProcess, ServerProcess
 from bench.threads import format_sweep, sweep
-from bench.tracing import measure_tracing
+from bench.tracing import format_tracing, measure_tracing
 from bench.video import analyse_clip, fair_sharing, format_sharing, format_stream, format_video, make_clip, run_streams
 from motivnet_serve.settings import DTYPES, Settings
 
@@ -192,10 +192,10 @@ def cmd_tracing(args: argparse.Namespace) -> dict:
     options = ["--model-dir", str(Path(args.model_dir).resolve()), "--device", args.device]
     load = {"images": _images(args.images), "mode": "closed", "level": args.concurrency, "seconds": args.seconds}
     load["detect"] = args.detect
-    runs, exports = measure_tracing(options, load, args.rounds, args.startup_timeout)
-    print(format_revisions(runs, "on / off"))
+    settings, exports = measure_tracing(options, load, args.rounds, args.startup_timeout)
+    print(format_tracing(settings))
     print(f"the receiver took {exports} exports")
-    return {**{run.revision: [asdict(r) for r in run.runs] for run in runs}, "exports": exports}
+    return {**{setting.name: asdict(setting) for setting in settings}, "exports": exports}
 
 
 def cmd_threads(args: argparse.Namespace) -> dict:

@@ -57,7 +57,7 @@ def measure_round(
             revision.runs.append(asyncio.run(measure(server.url, **load)))
 
 
-def format_revisions(revisions: list[RevisionRuns], ratio_name: str = "head / base") -> str:
+def format_revisions(revisions: list[RevisionRuns]) -> str:
     lines = [f"{'revision':>14} {'round':>5} {'img/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'batch':>6} {'errors':>6}"]
     for revision in revisions:
         for index, r in enumerate(revision.runs, 1):
@@ -70,5 +70,5 @@ def format_revisions(revisions: list[RevisionRuns], ratio_name: str = "head / ba
     base, head = revisions
     ratio = head.median("images_per_s") / base.median("images_per_s")
     tail = head.median("p99_ms") / base.median("p99_ms")
-    lines.append(f"{ratio_name}: throughput x{ratio:.2f}, p99 x{tail:.2f}")
+    lines.append(f"head / base: throughput x{ratio:.2f}, p99 x{tail:.2f}")
     return "\n".join(lines)

@@ -15,9 +15,11 @@ REPO_MODEL_STORE = Path(__file__).resolve().parent.parent / "model_store"
 DetectorName = Literal["auto", "retinaface", "retinaface-mobilenet", "none"]
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
 DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
 DTYPES: tuple[str, ...] = get_args(Dtype)
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 
 
 class Settings(BaseSettings):
@@ -169,7 +171,7 @@ class Settings(BaseSettings):
         True, description="Serve the demo page at / (photos, video files, webcam); false: the API only, / is 404."
     )
     log_level: LogLevel = Field("info", description="Server log level.")
-    log_format: Literal["text", "json"] = Field(
+    log_format: LogFormat = Field(
         "text",
         description="Server log lines: 'text' for people, or 'json' (one object per line with the request id and, "
         "when tracing, the trace id; uvicorn's access log on too) for a log pipeline.",
