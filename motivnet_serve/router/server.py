@@ -73,6 +73,8 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
         for connection in list(self.server_state.connections):
             connection.transport.close()
+        # Here, not after `run`: uvicorn ends the process by re-raising the signal once `serve` returns.
+        await asyncio.to_thread(tracing.stop)
 
 
 def _left(give_up: float) -> float:
@@ -93,7 +95,8 @@ def raise_open_file_limit(needed: int) -> None:
 
 
 def run_server(settings: Settings) -> None:
-    """Serves until a signal ends the drain; spans still buffered are sent before the process exits."""
+    """Serves until a signal ends the drain; spans still buffered are sent as the server shuts down (or here,
+    when it fails before serving)."""
     log_config = configure_logging(settings)
     tracing.start(settings.otlp_endpoint)
     try:

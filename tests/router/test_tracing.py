@@ -158,3 +158,20 @@ print(json.dumps(sorted(name for name in sys.modules if name.startswith(("opente
     assert "motivnet_serve.core.tracing" in loaded
     assert "motivnet_serve.core.otel" not in loaded
     assert not [name for name in loaded if name.startswith(("opentelemetry.sdk", "opentelemetry.exporter"))]
+
+
+def test_spans_still_buffered_are_sent_when_the_server_exits_on_sigterm(receiver, face_png):
+    """The schedule would send nothing for ten minutes: only the flush at exit can deliver the span."""
+    spans_in, endpoint = receiver
+    header, trace_id, _ = traceparent()
+    env = {**tracing_env(endpoint), "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    with ServerProcess(env=env) as server:
+        server.wait_ready()
+        headers = {"content-type": "image/png", "traceparent": header}
+        response = httpx.post(f"{server.url}/predict", content=face_png.read_bytes(), headers=headers, timeout=120)
+        assert response.status_code == 200
+        assert not has("POST /predict", trace_id)(spans_in.spans)
+        server.terminate()
+        server.process.wait(timeout=120)
+    spans = spans_in.wait_for(has("POST /predict", trace_id))
+    assert one(spans, "batch", trace_id).attributes["motivnet.batch.share"] == 1
