@@ -17,7 +17,7 @@ from bench.otlp_receiver import Receiver, Span, otlp_receiver, tracing_env
 from bench.server_process import ServerProcess
 from tests.clips import group_clip
 from tests.photos import photo_paths
-from tests.router.test_tracing import has, one, traceparent
+from tests.router.test_request_traces import has, one, traceparent
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
