@@ -3,6 +3,8 @@ default, a session's span budget, a batch's spans per request it served, and the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -73,3 +75,19 @@ def test_a_batch_is_a_child_of_each_request_it_served_with_that_requests_share(e
     }
     assert (queues["a"].end_ns - queues["a"].start_ns, queues["b"].end_ns - queues["b"].start_ns) == (750e6, 250e6)
     assert all(span.start_ns == start_ns for span in batches.values())
+
+
+def test_an_endpoint_without_the_otel_extra_is_one_clear_error_and_serving_goes_on():
+    """The base install has no SDK: a process where importing it fails (None in sys.modules is Python's own way
+    to say a module is absent) says how to install it, and stays off."""
+    script = """
+import logging, sys
+sys.modules["opentelemetry.sdk"] = None
+logging.basicConfig(level="INFO")
+from motivnet_serve.core import tracing
+print(tracing.start("http://127.0.0.1:4318"), tracing.parent())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "None"]
+    assert "pip install 'motivnet-serve[otel]'" in done.stderr
+    assert done.stderr.count("ERROR") == 1
