@@ -1,7 +1,8 @@
 """Request tracing behind a no-op default: the engine, admission and the batcher mark their stages here.
 
-With tracing off (the default) every call below is a function call that returns a shared null context: nothing
-of OpenTelemetry is imported and no span object is made. `start` turns it on for the process when an OTLP
+With tracing off (the default) every call below is a function call that returns a shared null context: this
+service imports nothing of OpenTelemetry (FastAPI 0.16x imports its API for instrumentation of its own, which
+stays inactive without a global tracer provider) and no span object is made. `start` turns it on for the process when an OTLP
 endpoint is configured (the SDK's own `OTEL_EXPORTER_OTLP_*` variables) and the `otel` extra is installed; the
 SDK-backed implementation lives in `motivnet_serve.core.otel`, imported only then.
 
