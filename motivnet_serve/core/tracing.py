@@ -2,9 +2,9 @@
 
 With tracing off (the default) every call below is a function call that returns a shared null context: this
 service imports nothing of OpenTelemetry (FastAPI 0.16x imports its API for instrumentation of its own, which
-stays inactive without a global tracer provider) and no span object is made. `start` turns it on for the process when an OTLP
-endpoint is configured (the SDK's own `OTEL_EXPORTER_OTLP_*` variables) and the `otel` extra is installed; the
-SDK-backed implementation lives in `motivnet_serve.core.otel`, imported only then.
+stays inactive without a global tracer provider) and no span object is made. `start` turns it on for the
+process when an OTLP endpoint is configured (the SDK's own `OTEL_EXPORTER_OTLP_*` variables) and the `otel`
+extra is installed; the SDK-backed implementation lives in `motivnet_serve.core.otel`, imported only then.
 
 A batch serves several requests, and its forward is recorded as a child span of each request it served (with the
 batch's size and that request's share), so each request's trace holds its own forward: a slow request is
