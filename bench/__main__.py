@@ -1,5 +1,5 @@
-"""`python -m bench raw|serve|compare|peer|revisions|threads|video|stream|analyze`: measured numbers, printed as tables
-(and JSON with --json FILE)."""
+"""`python -m bench raw|serve|compare|peer|revisions|threads|tracing|video|stream|analyze`: measured numbers, printed
+as tables (and JSON with --json FILE)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
 from bench.revisions import WORK_TREE, RevisionRuns, export, format_revisions, measure_round, merge_base
 from bench.server_process import ROOT, TINY_DIR, PeerProcess, ServerProcess
 from bench.threads import format_sweep, sweep
+from bench.tracing import format_tracing, measure_tracing
 from bench.video import analyse_clip, fair_sharing, format_sharing, format_stream, format_video, make_clip, run_streams
 from motivnet_serve.settings import DTYPES, Settings
 
@@ -186,6 +187,18 @@ def cmd_revisions(args: argparse.Namespace) -> dict:
     return {revision.revision: [asdict(run) for run in revision.runs] for revision in revisions}
 
 
+def cmd_tracing(args: argparse.Namespace) -> dict:
+    """The served throughput with tracing off and on (spans to a loopback OTLP receiver), alternately, --rounds
+    times each, in one sitting; one table."""
+    options = ["--model-dir", str(Path(args.model_dir).resolve()), "--device", args.device]
+    load = {"images": _images(args.images), "mode": "closed", "level": args.concurrency, "seconds": args.seconds}
+    load["detect"] = args.detect
+    settings, exports = measure_tracing(options, load, args.rounds, args.startup_timeout)
+    print(format_tracing(settings))
+    print(f"the receiver took {exports} exports")
+    return {**{setting.name: asdict(setting) for setting in settings}, "exports": exports}
+
+
 def cmd_threads(args: argparse.Namespace) -> dict:
     """The emotion model's forward at each torch thread count, alone and beside one busy core (a detection
     worker), set on the calling thread as the batch worker sets it: the sweep behind the thread policy."""
@@ -309,24 +322,31 @@ def build_parser() -> argparse.ArgumentParser:
     threads.add_argument("--repeats", type=int, default=5, help="timed forwards per measurement")
     threads.add_argument("--rounds", type=int, default=3, help="alternations of the thread counts")
     threads.add_argument("--json", metavar="FILE", help="also write every number to FILE")
-    revisions = commands.add_parser("revisions", help=cmd_revisions.__doc__)
-    revisions.set_defaults(handler=cmd_revisions)
+    revisions = _alternating(commands, "revisions", cmd_revisions)
     revisions.add_argument("--base", help="git revision (default: the merge base of HEAD and main)")
     revisions.add_argument("--head", default=WORK_TREE, help="git revision, or 'worktree' (default)")
-    revisions.add_argument("--model-dir", default=str(TINY_DIR))
-    revisions.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir")
-    revisions.add_argument("--device", default="cpu")
-    revisions.add_argument("--concurrency", type=int, default=16)
-    revisions.add_argument("--detect", action="store_true", help="find faces first (default: whole image is one face)")
-    revisions.add_argument("--rounds", type=int, default=3, help="server runs per revision, alternating")
-    revisions.add_argument("--seconds", type=float, default=15.0)
     revisions.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="settings for both servers")
-    revisions.add_argument("--startup-timeout", type=float, default=600.0)
-    revisions.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
-    revisions.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    _alternating(commands, "tracing", cmd_tracing)
     _add_video_commands(commands)
     add_analyze_command(commands)
     return parser
+
+
+def _alternating(commands, name: str, handler) -> argparse.ArgumentParser:
+    """A command that serves two variants alternately (`revisions`, `tracing`), with the options they share."""
+    sub = commands.add_parser(name, help=handler.__doc__)
+    sub.set_defaults(handler=handler)
+    sub.add_argument("--model-dir", default=str(TINY_DIR))
+    sub.add_argument("--preset", help="random weights of a Sapiens preset instead of --model-dir")
+    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--concurrency", type=int, default=16)
+    sub.add_argument("--detect", action="store_true", help="find faces first (default: whole image is one face)")
+    sub.add_argument("--rounds", type=int, default=3, help="server runs per variant, alternating")
+    sub.add_argument("--seconds", type=float, default=15.0)
+    sub.add_argument("--startup-timeout", type=float, default=600.0)
+    sub.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
+    sub.add_argument("--json", metavar="FILE", help="also write every number to FILE")
+    return sub
 
 
 def main(argv: list[str] | None = None) -> int:

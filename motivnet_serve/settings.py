@@ -27,9 +27,11 @@ DetectorName = Literal["auto", "retinaface", "retinaface-mobilenet", "none"]
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+LogFormat = Literal["text", "json"]
 DETECTOR_NAMES: tuple[str, ...] = get_args(DetectorName)
 DTYPES: tuple[str, ...] = get_args(Dtype)
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
 
 GROUP_CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -275,6 +277,19 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments first, then the flat `MOTIVNET_*` names; no .env file or secrets folder is read."""
         return init_settings, FlatEnvironment(settings_cls)
+
+    log_format: LogFormat = Field(
+        "text",
+        description="Server log lines: 'text' for people, or 'json' (one object per line with the request id and, "
+        "when tracing, the trace id; uvicorn's access log on too) for a log pipeline.",
+    )
+
+    @property
+    def otlp_endpoint(self) -> str | None:
+        """Where traces go, when anywhere: tracing is on when the OpenTelemetry SDK's own variable is set
+        (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`; the SDK reads the rest itself)."""
+        traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        return traces or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
 
     @property
     def api_key_list(self) -> tuple[str, ...]:

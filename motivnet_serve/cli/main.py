@@ -32,7 +32,7 @@ from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.images import Upload, decode_image
 from motivnet_serve.core.loading import build_finder, build_meta_model, build_preprocessor, resolve_model_dir
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, ENV_PREFIX, LOG_LEVELS, Settings, all_settings
+from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, ENV_PREFIX, LOG_FORMATS, LOG_LEVELS, Settings, all_settings
 
 USER_ERRORS = (
     ServiceError,
@@ -207,6 +207,7 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--request-timeout-ms", type=float)
     parser.add_argument("--drain-timeout-s", type=float, help="longest graceful drain on SIGTERM, then exit")
     parser.add_argument("--log-level", choices=LOG_LEVELS)
+    parser.add_argument("--log-format", choices=LOG_FORMATS, help="json: one object per line, with request ids")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slower start)")
 
 

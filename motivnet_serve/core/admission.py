@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Protocol
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.errors import OverloadedError, RequestTooLargeError
 
 ADMISSION_REASONS = ("concurrency", "budget", "request_too_large", "videos", "streams")
@@ -86,7 +87,8 @@ class Admission:
     async def request(self, deadline: float) -> AsyncIterator[None]:
         """One request in flight for the block. At the cap it waits in line (first come, first served) until
         `deadline`; refused within microseconds when the line is full, and at the deadline if still waiting."""
-        await self._take_slot(deadline)
+        with tracing.span("admission", motivnet_in_flight=self.requests, motivnet_waiting=len(self._line)):
+            await self._take_slot(deadline)
         self._report()
         try:
             yield
@@ -143,7 +145,8 @@ class Admission:
                 f"the images hold {pixels} pixels together; at most {self.max_request_pixels} per request: "
                 "send fewer or smaller images per request"
             )
-        await self._wait_for_room(pixels, min(time.monotonic() + self.wait_s, deadline))
+        with tracing.span("admission.pixels", motivnet_pixels=pixels):
+            await self._wait_for_room(pixels, min(time.monotonic() + self.wait_s, deadline))
         self.pixels += pixels
         self._report()
         reservation = Reservation(self, pixels)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.errors import DeadlineExceededError, ModelFailureError, NotReadyError, QueueFullError
 from motivnet_serve.core.fair_queue import FairQueue
 
@@ -74,6 +75,8 @@ class _Item:
     enqueued_at: float
     deadline: float
     timing: Timing
+    parent: tracing.Parent | None = None
+    waited_s: float = 0.0
 
 
 def _timed_call(process: Process, payloads: list[Any], clock: Clock) -> tuple[list[Any] | Exception, float]:
@@ -231,7 +234,8 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         now = self._clock()
         timing = timing or Timing()
-        items = [_Item(payload, loop.create_future(), now, deadline, timing) for payload in payloads]
+        parent = tracing.parent()
+        items = [_Item(payload, loop.create_future(), now, deadline, timing, parent) for payload in payloads]
         self._queue.extend(group if group is not None else object(), items)
         self._observer.queue_depth(len(self._queue))
         self._wakeup.set()
@@ -333,8 +337,9 @@ class DynamicBatcher:
                 item.future.set_exception(DeadlineExceededError(_deadline_message(now - item.enqueued_at)))
                 expired += 1
                 continue
-            self._observer.dequeued(now - item.enqueued_at)
-            item.timing.queue_s = max(item.timing.queue_s, now - item.enqueued_at)
+            item.waited_s = now - item.enqueued_at
+            self._observer.dequeued(item.waited_s)
+            item.timing.queue_s = max(item.timing.queue_s, item.waited_s)
             batch.append(item)
         if expired:
             self._observer.rejected("timeout", expired)
@@ -346,7 +351,11 @@ class DynamicBatcher:
             return
         loop = asyncio.get_running_loop()
         payloads = [item.payload for item in batch]
+        traced = [(item.parent, item.waited_s) for item in batch if item.parent is not None]
+        start_ns = time.time_ns()
         outcome, seconds = await loop.run_in_executor(self._executor, _timed_call, self._process, payloads, self._clock)
+        if traced:
+            tracing.record_batch(traced, len(batch), start_ns, time.time_ns())
         self._observer.batch_done(len(batch), seconds)
         for item in batch:
             item.timing.inference_s = max(item.timing.inference_s, seconds)

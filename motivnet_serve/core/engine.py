@@ -23,6 +23,7 @@ import torch
 
 from motivnet_serve.backends.emotion.predictor import Predictor
 from motivnet_serve.backends.faces.finder import FaceFinder, FoundFace
+from motivnet_serve.core import tracing
 from motivnet_serve.core.admission import Admission, Reservation, Sessions
 from motivnet_serve.core.background import run_in_background
 from motivnet_serve.core.batch_step import BatchStep, warmup_sizes
@@ -180,6 +181,18 @@ class Engine:
         share one turn. `background` work (a recorded video's frames) is detected on niced threads, so photos
         and live frames keep most of the CPU while a video is analysed (`motivnet_serve.core.background`).
         """
+        with tracing.span("classify", motivnet_images=len(images), motivnet_detect=detect):
+            return await self._classify(images, detect, deadline, max_faces, group, background)
+
+    async def _classify(
+        self,
+        images: Sequence[ImageInput],
+        detect: bool,
+        deadline: float,
+        max_faces: int | None,
+        group: Hashable | None,
+        background: bool,
+    ) -> Classified:
         start = time.monotonic()
         timing = Timing()
         headers_to_read = any(not isinstance(image, torch.Tensor) for image in images)
@@ -218,16 +231,15 @@ class Engine:
         detection_s = 0.0
         for image in images:
             self._check(deadline, "decoding")
-            pixels = (
-                image if isinstance(image, torch.Tensor) else await self._off_loop(self._on_thread(self._decode, image))
-            )
+            pixels = image if isinstance(image, torch.Tensor) else await self._decoded(image)
             self._check(deadline, "finding faces")
             # A request still decoding when the drain began is refused before detection: the detection threads
             # stop once the batcher has answered its queue (no await lies between this check and the submit).
             self._batcher.check_accepting()
             detect_start = time.monotonic()
-            detecting = turn.detectors.submit(turn.group, self._find_faces, pixels, turn.detect)
-            faces = (await self._off_loop(asyncio.wrap_future(detecting)))[: turn.max_faces]
+            with tracing.span("detection", motivnet_detect=turn.detect):
+                detecting = turn.detectors.submit(turn.group, self._find_faces, pixels, turn.detect)
+                faces = (await self._off_loop(asyncio.wrap_future(detecting)))[: turn.max_faces]
             detection_s += time.monotonic() - detect_start if turn.detect else 0.0
             held += sum(crop.shape[0] * crop.shape[1] for _, crop in faces) - pixels.shape[0] * pixels.shape[1]
             sizes.append((pixels.shape[1], pixels.shape[0]))
@@ -254,6 +266,10 @@ class Engine:
             image.shape[0] * image.shape[1] if isinstance(image, torch.Tensor) else _named(image, image_pixels, limit)
             for image in images
         ]
+
+    async def _decoded(self, image: Upload) -> torch.Tensor:
+        with tracing.span("decode", motivnet_bytes=len(image.data)):
+            return await self._off_loop(self._on_thread(self._decode, image))
 
     def _decode(self, image: Upload) -> torch.Tensor:
         return _named(image, decode_image, self._settings.limits.max_image_pixels)

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.background import run_in_background
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ModelFailureError, ServiceError
@@ -83,6 +84,7 @@ class VideoAnalysis:
         self._slots = asyncio.Semaphore(pacing.frames_in_flight)
         self._decoder = ThreadPoolExecutor(1, "video-decode", initializer=run_in_background)
         self._frames: Generator[VideoFrame, None, None] = reader.frames(Sampler(options.fps))
+        self._spans = tracing.SpanBudget(tracing.FRAMES_PER_SESSION)
 
     async def lines(self) -> AsyncGenerator[dict[str, Any], None]:
         """Frame lines in order, then the summary. A failure before the first line raises (so HTTP answers it
@@ -151,14 +153,15 @@ class VideoAnalysis:
         """The frame's faces, or why it has none: a failure here is this frame's alone."""
         started = time.monotonic()
         try:
-            classified = await self._engine.classify(
-                [frame.pixels],
-                detect=self._options.detect,
-                deadline=started + self._pacing.frame_timeout_s,
-                max_faces=self._options.max_faces,
-                group=self,
-                background=True,
-            )
+            with self._spans.span("frame", motivnet_frame=frame.index):
+                classified = await self._engine.classify(
+                    [frame.pixels],
+                    detect=self._options.detect,
+                    deadline=started + self._pacing.frame_timeout_s,
+                    max_faces=self._options.max_faces,
+                    group=self,
+                    background=True,
+                )
         except ServiceError as exc:
             return Outcome(frame, error=exc)
         except Exception as exc:  # noqa: BLE001 - the frame still gets its line, and the video goes on

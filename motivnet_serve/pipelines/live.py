@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ModelFailureError, ServiceError, UploadTooLargeError
 from motivnet_serve.core.images import Upload, image_pixels
@@ -77,6 +78,7 @@ class LiveSession:
         self._waiting: Frame | None = None
         self._working: set[asyncio.Task[None]] = set()
         self._count = 0
+        self._spans = tracing.SpanBudget(tracing.FRAMES_PER_SESSION)
         self.id = secrets.token_hex(4)
         """Names the session in the log, so a failure can be found from the client's side."""
 
@@ -119,7 +121,7 @@ class LiveSession:
         await asyncio.gather(*self._working, return_exceptions=True)
 
     def _start(self, frame: Frame) -> None:
-        task = asyncio.create_task(self._classify(frame))
+        task = asyncio.create_task(self._traced(frame))
         self._working.add(task)
         task.add_done_callback(self._next)
 
@@ -128,6 +130,10 @@ class LiveSession:
         if self._waiting is not None:
             frame, self._waiting = self._waiting, None
             self._start(frame)
+
+    async def _traced(self, frame: Frame) -> None:
+        with self._spans.span("frame", motivnet_frame=frame.number):
+            await self._classify(frame)
 
     async def _classify(self, frame: Frame) -> None:
         try:

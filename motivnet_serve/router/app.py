@@ -26,6 +26,7 @@ from motivnet_serve.router.internal_errors import InternalErrorMiddleware
 from motivnet_serve.router.limits import GrpcEndpoint, grpc_endpoint, route_limits
 from motivnet_serve.router.middleware import RequestMetricsMiddleware
 from motivnet_serve.router.origins import OriginGuardMiddleware
+from motivnet_serve.router.request_context import RequestContextMiddleware
 from motivnet_serve.router.routes import health, models, oip, predict, stream, video
 from motivnet_serve.router.routes.page import install_page
 from motivnet_serve.router.routes.predict import TIMING_HEADERS
@@ -105,7 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
-    """Innermost first: errors become one log line, then API keys, origins, CORS, request metrics, nosniff."""
+    """Innermost first: errors become one log line, then API keys, origins, CORS, request metrics, nosniff, and
+    outermost the request's id and span, so they cover everything the others do."""
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_list, metrics_public=settings.metrics_public)
     app.add_middleware(OriginGuardMiddleware, allowed=settings.cors_origin_list)
@@ -114,8 +116,9 @@ def add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             CORSMiddleware,
             allow_origins=list(settings.cors_origin_list),
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
-            expose_headers=list(TIMING_HEADERS),
+            allow_headers=["authorization", "content-type", "x-request-id", "traceparent", "tracestate"],
+            expose_headers=[*TIMING_HEADERS, "x-request-id"],
         )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_middleware(NoSniffMiddleware)
+    app.add_middleware(RequestContextMiddleware)

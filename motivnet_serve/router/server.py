@@ -16,12 +16,15 @@ import resource
 import socket
 import time
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.loading import check_model_folder
 from motivnet_serve.router.app import create_app
 from motivnet_serve.router.connections import ConnectionLimits, guarded_protocol
+from motivnet_serve.router.logs import configure_logging
 from motivnet_serve.router.state import ServiceState
 from motivnet_serve.settings import Settings
 
@@ -70,6 +73,8 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
         for connection in list(self.server_state.connections):
             connection.transport.close()
+        # Here, not after `run`: uvicorn ends the process by re-raising the signal once `serve` returns.
+        await asyncio.to_thread(tracing.stop)
 
 
 def _left(give_up: float) -> float:
@@ -90,7 +95,17 @@ def raise_open_file_limit(needed: int) -> None:
 
 
 def run_server(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Serves until a signal ends the drain; spans still buffered are sent as the server shuts down (or here,
+    when it fails before serving)."""
+    log_config = configure_logging(settings)
+    tracing.start(settings.otlp_endpoint)
+    try:
+        _serve(settings, log_config)
+    finally:
+        tracing.stop()
+
+
+def _serve(settings: Settings, log_config: dict[str, Any] | None) -> None:
     check_model_folder(settings.model_dir, settings.model_store)
     raise_open_file_limit(settings.connections.max_connections + FILE_HEADROOM)
     app = create_app(settings)
@@ -101,7 +116,8 @@ def run_server(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=False,
+        log_config=log_config,
+        access_log=settings.log_format == "json",
         http=guarded_protocol(limits, app.state.service.metrics.refused),
         h11_max_incomplete_event_size=settings.connections.max_header_bytes,
         timeout_keep_alive=settings.connections.keep_alive_timeout_s,  # type: ignore[arg-type]

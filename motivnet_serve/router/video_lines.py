@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import Request
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.metrics import Metrics
@@ -46,8 +47,10 @@ async def video_lines(
     stack = AsyncExitStack()
     try:
         stack.enter_context(engine.session("video"))
-        file = await stack.enter_async_context(spooled_video(request, rules.upload, rules.video.max_seconds))
-        reader = await asyncio.to_thread(VideoReader, file, rules.video)
+        with tracing.span("upload"):
+            file = await stack.enter_async_context(spooled_video(request, rules.upload, rules.video.max_seconds))
+        with tracing.span("video.open"):
+            reader = await asyncio.to_thread(VideoReader, file, rules.video)
         lines = VideoAnalysis(engine, reader, options, rules.pacing, metrics).lines()
         stack.push_async_callback(lines.aclose)
         first = await anext(lines)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from motivnet_serve.core import tracing
 from motivnet_serve.core.engine import Classified
 from motivnet_serve.router.deps import EngineDep, StateDep
 from motivnet_serve.router.disconnect import unless_disconnected
@@ -51,7 +52,8 @@ async def predict(
     the request's time went on the server."""
     deadline = time.monotonic() + state.limits.request_timeout_s
     async with engine.admit(deadline):
-        uploads = await read_uploads(request, state.limits.upload, state.limits.max_files, deadline)
+        with tracing.span("upload"):
+            uploads = await read_uploads(request, state.limits.upload, state.limits.max_files, deadline)
         classified = await unless_disconnected(request, engine.classify(uploads, detect=detect, deadline=deadline))
     results = [ImageResult(filename=u.filename, faces=faces) for u, faces in zip(uploads, classified.images)]
     document = PredictResponse(model=classified.model, results=results)
