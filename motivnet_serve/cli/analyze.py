@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from motivnet_serve.cli.ray_options import add_ray_options, ray_options
 from motivnet_serve.settings import DETECTOR_NAMES, Settings
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -51,6 +52,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="stop at the first source that fails")
     parser.add_argument("--retry-failed", action="store_true", help="analyse again sources that failed before")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_ray_options(parser)
 
 
 def _run(args: argparse.Namespace, settings: Settings, *, report: bool) -> int:
@@ -62,7 +64,10 @@ def _run(args: argparse.Namespace, settings: Settings, *, report: bool) -> int:
         raise ValueError(f"{exc}: install the 'analyze' extra (pip install 'motivnet-serve[analyze]')") from None
     options = AnalyzeOptions(fps=args.fps, detect=not args.no_detect, max_faces=args.max_faces)
     job = JobOptions(analyze=options, strict=args.strict, retry_failed=args.retry_failed, progress=not args.no_progress)
-    result = analyze(args.inputs, args.out, fmt=args.format, job=job, labels_from_folders=report, settings=settings)
+    cluster = ray_options(args)
+    result = analyze(
+        args.inputs, args.out, fmt=args.format, job=job, labels_from_folders=report, settings=settings, cluster=cluster
+    )
     print(result.summary.line())
     if result.report is not None:
         _print_report(result.report)

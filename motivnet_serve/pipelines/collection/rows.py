@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -41,7 +41,7 @@ class AnalyzeOptions:
 
 
 @dataclass
-class _Answer:
+class Answer:
     """What one source gave: face rows, track rows, frames analysed, the video's length, the first error."""
 
     faces: list[dict[str, Any]]
@@ -60,28 +60,20 @@ class SourceAnalyzer:
         self._metrics = metrics
         self._options = options
         description = engine.describe()
-        self._labels = description.labels
         self._model = {"model": description.name, "checkpoint_sha256": description.checkpoint_sha256}
+        self._rows = RowMaker(description.labels, self._model)
 
     async def analyze(self, source: Source) -> SourceRows:
         """The source's rows; a failure is its `sources` row, with whatever frames came before it."""
         started = time.monotonic()
-        record: dict[str, Any] = {"source": source.uri, "kind": source.kind, "size_bytes": source.size}
-        record |= {"mtime_ns": source.mtime_ns, "true_label": source.label, **self._model}
+        record = source_record(source, self._model)
         try:
             answer = await self._answer(source, record)
-        except ServiceError as exc:
-            answer = _Answer([], [], 0, error=(exc.code, exc.message))
-        except FileNotFoundError:
-            answer = _Answer([], [], 0, error=("not_found", "no such file"))
-        except OSError as exc:
-            answer = _Answer([], [], 0, error=("unreadable", f"the file could not be read: {exc}"))
-        record |= {"frames": answer.frames, "faces": len(answer.faces), "duration_ms": answer.duration_ms}
-        record |= {"status": "ok" if answer.error is None else "failed", "seconds": time.monotonic() - started}
-        record |= dict(zip(("error_code", "error_message"), answer.error or (None, None)))
-        return SourceRows(record, answer.faces, answer.tracks)
+        except (ServiceError, OSError) as exc:
+            answer = Answer([], [], 0, error=error_of(exc))
+        return source_rows(record, answer, time.monotonic() - started)
 
-    async def _answer(self, source: Source, record: dict[str, Any]) -> _Answer:
+    async def _answer(self, source: Source, record: dict[str, Any]) -> Answer:
         if source.size < 0:
             raise FileNotFoundError(source.uri)
         if source.kind == "unknown":
@@ -96,7 +88,7 @@ class SourceAnalyzer:
             head = stream.read(12)
         return "video" if demuxer_for(head) not in (None, "gif") else "photo"
 
-    async def _photo(self, source: Source, record: dict[str, Any]) -> _Answer:
+    async def _photo(self, source: Source, record: dict[str, Any]) -> Answer:
         data = await asyncio.to_thread(self._read, source, self._settings.max_upload_bytes)
         record["sha256"] = hashlib.sha256(data).hexdigest()
         if not data:
@@ -108,31 +100,86 @@ class SourceAnalyzer:
             [upload], detect=options.detect, deadline=deadline, max_faces=options.max_faces
         )
         faces = [
-            self._face(source, "photo", 0, None, index, None, face) for index, face in enumerate(classified.images[0])
+            self._rows.face(source, "photo", 0, None, index, None, face)
+            for index, face in enumerate(classified.images[0])
         ]
-        return _Answer(faces, [], 1)
+        return Answer(faces, [], 1)
 
-    async def _video(self, source: Source, record: dict[str, Any]) -> _Answer:
-        if source.size > self._settings.max_video_bytes:
-            raise UploadTooLargeError(f"the video is {source.size} bytes; at most {self._settings.max_video_bytes}")
-        record["sha256"] = await asyncio.to_thread(self._hash, source)
+    async def _video(self, source: Source, record: dict[str, Any]) -> Answer:
+        record["sha256"], file = await asyncio.to_thread(open_video, source, self._settings)
         options = VideoOptions(
             fps=self._options.fps, detect=self._options.detect, max_faces=self._options.max_faces, smoothing=0.0
         )
-        with self._engine.session("video"), self._open(source) as file:
+        with file, self._engine.session("video"):
             reader = await asyncio.to_thread(VideoReader, file, VideoLimits.of(self._settings))
             analysis = VideoAnalysis(self._engine, reader, options, Pacing.of(self._settings), self._metrics)
-            answer = _Answer([], [], 0)
+            answer = Answer([], [], 0)
             async for line in analysis.lines():
-                self._take(source, line, answer)
+                self._rows.take(source, line, answer)
         return answer
 
-    def _take(self, source: Source, line: dict[str, Any], answer: _Answer) -> None:
+    @staticmethod
+    def _read(source: Source, limit: int) -> bytes:
+        """The whole file, refused past `limit` bytes without reading further (a photo is held whole to decode)."""
+        if source.size > limit:
+            raise UploadTooLargeError(f"the file is {source.size} bytes; at most {limit} allowed")
+        with source.filesystem.open_input_stream(source.path) as stream:
+            data: bytes = stream.read(limit + 1)
+        if len(data) > limit:
+            raise UploadTooLargeError(f"the file is over {limit} bytes")
+        return data
+
+
+def open_video(source: Source, settings: Settings) -> tuple[str, BinaryIO]:
+    """The video's sha256 and the file opened for the demuxer (pyarrow's random-access reader, on the local disk
+    or a bucket); refused past `max_video_bytes` before a byte is read."""
+    if source.size > settings.max_video_bytes:
+        raise UploadTooLargeError(f"the video is {source.size} bytes; at most {settings.max_video_bytes}")
+    digest = hashlib.sha256()
+    with source.filesystem.open_input_stream(source.path) as stream:
+        for chunk in iter(lambda: stream.read(READ_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    opener: Callable[[str], BinaryIO] = source.filesystem.open_input_file
+    return digest.hexdigest(), opener(source.path)
+
+
+def error_of(exc: ServiceError | OSError) -> tuple[str, str]:
+    """Why a source failed, as the API's error code and message (a missing or unreadable file has its own)."""
+    if isinstance(exc, ServiceError):
+        return exc.code, exc.message
+    if isinstance(exc, FileNotFoundError):
+        return "not_found", "no such file"
+    return "unreadable", f"the file could not be read: {exc}"
+
+
+def source_record(source: Source, model: dict[str, str]) -> dict[str, Any]:
+    """The start of a source's `sources` row: what the listing knows of it, and the model that answers."""
+    record: dict[str, Any] = {"source": source.uri, "kind": source.kind, "size_bytes": source.size}
+    return record | {"mtime_ns": source.mtime_ns, "true_label": source.label, **model}
+
+
+def source_rows(record: dict[str, Any], answer: Answer, seconds: float) -> SourceRows:
+    """The source's rows, its `sources` row completed from what the answer holds."""
+    record |= {"frames": answer.frames, "faces": len(answer.faces), "duration_ms": answer.duration_ms}
+    record |= {"status": "ok" if answer.error is None else "failed", "seconds": seconds}
+    record |= dict(zip(("error_code", "error_message"), answer.error or (None, None)))
+    return SourceRows(record, answer.faces, answer.tracks)
+
+
+class RowMaker:
+    """The rows of one model's answers: a video's answer lines, or a photo's faces, as `faces` and `tracks` rows.
+    Apart from the engine, so that a runner that classifies elsewhere (a cluster) makes the same rows."""
+
+    def __init__(self, labels: Sequence[str], model: dict[str, str]) -> None:
+        self._labels = list(labels)
+        self._model = model
+
+    def take(self, source: Source, line: dict[str, Any], answer: Answer) -> None:
         """One answer line of the video into the answer: a frame's faces, an error, or the summary's tracks."""
         if "summary" in line:
             summary = line["summary"]
             answer.duration_ms = summary["duration_ms"]
-            answer.tracks = [self._track(source, track) for track in summary["tracks"]]
+            answer.tracks = [self.track(source, track) for track in summary["tracks"]]
             return
         if "error" in line:
             where = f"frame {line['frame']}: " if "frame" in line else ""
@@ -141,10 +188,10 @@ class SourceAnalyzer:
         answer.frames += 1
         for index, face in enumerate(line["faces"]):
             prediction = FacePrediction.model_validate(face)
-            row = self._face(source, "video", line["frame"], line["time_ms"], index, face["track_id"], prediction)
+            row = self.face(source, "video", line["frame"], line["time_ms"], index, face["track_id"], prediction)
             answer.faces.append(row)
 
-    def _face(
+    def face(
         self,
         source: Source,
         kind: str,
@@ -162,34 +209,9 @@ class SourceAnalyzer:
             row |= {f"{name}_x": x, f"{name}_y": y}
         return row | self._probabilities(face.probabilities)
 
-    def _track(self, source: Source, track: dict[str, Any]) -> dict[str, Any]:
+    def track(self, source: Source, track: dict[str, Any]) -> dict[str, Any]:
         span = {key: track[key] for key in ("track_id", "first_ms", "last_ms", "frames", "label")}
         return {"source": source.uri, **span, **self._probabilities(track["probabilities"]), **self._model}
 
     def _probabilities(self, by_label: dict[str, float]) -> dict[str, float]:
         return probability_columns(self._labels, [by_label[label] for label in self._labels])
-
-    @staticmethod
-    def _read(source: Source, limit: int) -> bytes:
-        """The whole file, refused past `limit` bytes without reading further (a photo is held whole to decode)."""
-        if source.size > limit:
-            raise UploadTooLargeError(f"the file is {source.size} bytes; at most {limit} allowed")
-        with source.filesystem.open_input_stream(source.path) as stream:
-            data: bytes = stream.read(limit + 1)
-        if len(data) > limit:
-            raise UploadTooLargeError(f"the file is over {limit} bytes")
-        return data
-
-    @staticmethod
-    def _hash(source: Source) -> str:
-        digest = hashlib.sha256()
-        with source.filesystem.open_input_stream(source.path) as stream:
-            for chunk in iter(lambda: stream.read(READ_CHUNK_BYTES), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
-
-    @staticmethod
-    def _open(source: Source) -> BinaryIO:
-        """A seekable file for the demuxer: pyarrow's random-access reader, on the local disk or a bucket."""
-        opener: Callable[[str], BinaryIO] = source.filesystem.open_input_file
-        return opener(source.path)

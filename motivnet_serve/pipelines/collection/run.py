@@ -17,6 +17,7 @@ from motivnet_serve.pipelines.collection.heatmap import write_confusion
 from motivnet_serve.pipelines.collection.job import CollectionJob, JobOptions, Summary
 from motivnet_serve.pipelines.collection.parts import Output
 from motivnet_serve.pipelines.collection.sources import Source, list_sources
+from motivnet_serve.pipelines.collection.stages import RayOptions
 from motivnet_serve.settings import Settings
 
 REPORT = "report.json"
@@ -40,18 +41,26 @@ def analyze(
     labels_from_folders: bool = False,
     report: bool = False,
     settings: Settings | None = None,
+    cluster: RayOptions | None = None,
 ) -> Result:
     """Analyses every photo and video the inputs name into `out` (faces, tracks, sources tables), going on
     where an earlier run into the same folder stopped. `report` (or `labels_from_folders`) also writes the
     accuracy report of the labelled sources. Bad inputs never raise: they are failed rows in `sources`.
 
     `job` says what each source is asked (`JobOptions(analyze=AnalyzeOptions(fps=2))`) and how the run goes
-    (`strict`, `retry_failed`, `progress`); `settings` picks the model and limits (default: the environment's).
+    (`strict`, `retry_failed`, `progress`); `settings` picks the model and limits (default: the environment's);
+    `cluster` runs it on a Ray cluster instead of in this process (needs the `ray` extra; docs/analyze-ray.md).
     """
     job = job or JobOptions(progress=False)
     sources = list_sources(inputs, labels_from_folders=labels_from_folders)
     output = Output(Path(out), fmt)
-    summary = asyncio.run(_run(sources, output, job, local_settings(settings or Settings(), job.analyze.detect)))
+    settings = local_settings(settings or Settings(), job.analyze.detect)
+    if cluster is not None:
+        from motivnet_serve.pipelines.collection.cluster import run_on_ray  # ray is imported only when asked for
+
+        summary = run_on_ray(sources, output, job, settings, cluster)
+    else:
+        summary = asyncio.run(_run(sources, output, job, settings))
     wanted = report or labels_from_folders
     return Result(summary, write_report(output) if wanted else None)
 

@@ -1,0 +1,100 @@
+"""The collection job on a Ray cluster (`analyze --ray`): the same tables as the local job, by Ray Data.
+
+The driver lists the sources and reads the ledger exactly as the local job does; what is left flows through
+`stages`: decoding in CPU tasks, detection and classification in a pool of actors that each hold one engine
+(`actors`, `gpus_per_actor`), then one grouped pass per source, in frame order, for the tracker. So the frames
+of one long video spread over the whole cluster and its tracks are still continuous. Finished sources come
+back to the driver, which writes them with the local job's part writer: the only writer, and the ledger is
+the commit, so a source is written once even when Ray runs a task twice after a node is lost (a source
+already written in this run is not written again). Only this module imports ray, and only `--ray` imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+import ray
+from tqdm import tqdm
+
+from motivnet_serve.pipelines.collection.job import JobOptions, Summary, resume
+from motivnet_serve.pipelines.collection.parts import Output, SourceRows
+from motivnet_serve.pipelines.collection.sources import Source
+from motivnet_serve.pipelines.collection.stages import Classifier, RayOptions, decoded, tracked
+from motivnet_serve.settings import Settings
+
+FRAMES_PER_CALL = 16
+"""Rows an actor takes at once: enough frames to fill the engine's batches, few enough to keep every actor fed."""
+
+
+def run_on_ray(
+    sources: Sequence[Source], output: Output, job: JobOptions, settings: Settings, cluster: RayOptions
+) -> Summary:
+    """Skips what the folder says is done, forgets what changed since, and analyses the rest on the cluster."""
+    started = time.monotonic()
+    todo, summary = resume(sources, output, job.retry_failed)
+    waiting = {source.uri for source in todo}
+    if todo:
+        ray.init(address=cluster.address, ignore_reinit_error=True, log_to_driver=False)
+        _write_all(_finished(todo, job, settings, cluster), output, job, summary, waiting)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _finished(todo: Sequence[Source], job: JobOptions, settings: Settings, cluster: RayOptions) -> Iterator[SourceRows]:
+    """Each source's rows, as the cluster finishes them (in no particular order)."""
+    fps = job.analyze.fps
+    items = [{"uri": source.uri, "source": pickle.dumps(source)} for source in todo]
+    dataset: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=len(items))
+    dataset = dataset.flat_map(partial(decoded, settings=settings, fps=fps), num_cpus=1)
+    dataset = dataset.map_batches(
+        Classifier,
+        fn_constructor_kwargs={"settings": settings, "options": job.analyze},
+        batch_size=FRAMES_PER_CALL,
+        batch_format="pyarrow",
+        concurrency=cluster.actors,
+        num_gpus=cluster.gpus_per_actor,
+        num_cpus=cluster.cpus_per_actor,
+    )
+    grouped = dataset.groupby("uri").map_groups(partial(tracked, fps=fps), batch_format="pyarrow")
+    for batch in grouped.iter_batches(batch_format="pyarrow", batch_size=None):
+        for made in _as_pylist(batch):
+            yield SourceRows(made["source"], made["faces"], made["tracks"])
+
+
+def _as_pylist(batch: pa.Table) -> Iterator[dict[str, Any]]:
+    for rows in batch.column("rows").to_pylist():
+        yield json.loads(rows)
+
+
+def _write_all(
+    finished: Iterator[SourceRows], output: Output, job: JobOptions, summary: Summary, waiting: set[str]
+) -> None:
+    """Parts of `part_sources` sources (or `part_seconds`), each source once: one that comes back twice (a task
+    Ray ran again) is dropped, as is any not asked for."""
+    batch: list[SourceRows] = []
+    last_part = time.monotonic()
+    bar = tqdm(total=len(waiting), unit="source", disable=not job.progress, file=sys.stderr)
+    try:
+        for rows in finished:
+            if rows.source["source"] not in waiting:
+                continue
+            waiting.discard(rows.source["source"])
+            batch.append(rows)
+            bar.update()
+            if not summary.count(rows.source) and job.strict:
+                summary.stopped = True
+                break
+            if len(batch) >= job.part_sources or time.monotonic() - last_part >= job.part_seconds:
+                output.write(batch)
+                batch, last_part = [], time.monotonic()
+    finally:
+        bar.close()
+        if batch:
+            output.write(batch)
