@@ -30,6 +30,9 @@ PHOTOS = ("single_face.jpg", "multi_face.jpg", "astronaut.png", "coffee.png")
 FPS = "5"
 KEYS = {"faces": ("source", "frame", "face"), "tracks": ("source", "track_id"), "sources": ("source",)}
 UNTIMED = {"seconds"}
+HEALTH_CHECKS = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "5"}
+"""A dead node is declared dead after 5 missed checks a second apart (Ray's default: 3 s apart), so the killed
+node's work is rescheduled sooner; slow enough that a loaded machine's late answer is not a death."""
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,7 @@ def cluster(tmp_path_factory):
     temp = Path(tmp_path_factory.mktemp("ray", numbered=True))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
     env |= {"MOTIVNET_MODEL_DIR": str(MINI), "MOTIVNET_DEVICE": "cpu", "RAY_TMPDIR": str(temp)}
+    env |= HEALTH_CHECKS
     ray = RayCluster(env, temp)
     try:
         ray.start()
