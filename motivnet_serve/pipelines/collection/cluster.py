@@ -58,7 +58,8 @@ def _finished(todo: Sequence[Source], job: JobOptions, settings: Settings, clust
         fn_constructor_kwargs={"settings": settings, "options": job.analyze},
         batch_size=FRAMES_PER_CALL,
         batch_format="pyarrow",
-        concurrency=cluster.actors,
+        compute=ray.data.ActorPoolStrategy(size=cluster.actors),
+        udf_modifying_row_count=False,
         num_gpus=cluster.gpus_per_actor,
         num_cpus=cluster.cpus_per_actor,
     )
