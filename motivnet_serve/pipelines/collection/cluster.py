@@ -16,6 +16,7 @@ import pickle
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -29,6 +30,10 @@ from motivnet_serve.pipelines.collection.sources import Source
 from motivnet_serve.pipelines.collection.stages import Classifier, RayOptions, decoded, tracked
 from motivnet_serve.settings import Settings
 
+ROUND_SOURCES = 1024
+"""Sources per pipeline run. The tracking pass waits for every frame of its run, so nothing of a run is
+written before its last frame is classified; rounds bound what a stopped driver loses, at the price of
+starting the actors (loading the model) once per round."""
 FRAMES_PER_CALL = 16
 """Rows an actor takes at once: enough frames to fill the engine's batches, few enough to keep every actor fed."""
 
@@ -42,7 +47,12 @@ def run_on_ray(
     waiting = {source.uri for source in todo}
     if todo:
         ray.init(address=cluster.address, ignore_reinit_error=True, log_to_driver=False)
-        _write_all(_finished(todo, job, settings, cluster), output, job, summary, waiting)
+    with tqdm(total=len(todo), unit="source", disable=not job.progress, file=sys.stderr) as bar:
+        for start in range(0, len(todo), ROUND_SOURCES):
+            finished = _finished(todo[start : start + ROUND_SOURCES], job, settings, cluster)
+            _write_all(finished, output, job, summary, Round(waiting, bar))
+            if summary.stopped:
+                break
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -74,21 +84,26 @@ def _as_pylist(batch: pa.Table) -> Iterator[dict[str, Any]]:
         yield json.loads(rows)
 
 
-def _write_all(
-    finished: Iterator[SourceRows], output: Output, job: JobOptions, summary: Summary, waiting: set[str]
-) -> None:
+@dataclass(frozen=True)
+class Round:
+    """What a round's writes check and report to: the sources not yet written, and the progress bar."""
+
+    waiting: set[str]
+    bar: tqdm
+
+
+def _write_all(finished: Iterator[SourceRows], output: Output, job: JobOptions, summary: Summary, on: Round) -> None:
     """Parts of `part_sources` sources (or `part_seconds`), each source once: one that comes back twice (a task
     Ray ran again) is dropped, as is any not asked for."""
     batch: list[SourceRows] = []
     last_part = time.monotonic()
-    bar = tqdm(total=len(waiting), unit="source", disable=not job.progress, file=sys.stderr)
     try:
         for rows in finished:
-            if rows.source["source"] not in waiting:
+            if rows.source["source"] not in on.waiting:
                 continue
-            waiting.discard(rows.source["source"])
+            on.waiting.discard(rows.source["source"])
             batch.append(rows)
-            bar.update()
+            on.bar.update()
             if not summary.count(rows.source) and job.strict:
                 summary.stopped = True
                 break
@@ -96,6 +111,5 @@ def _write_all(
                 output.write(batch)
                 batch, last_part = [], time.monotonic()
     finally:
-        bar.close()
         if batch:
             output.write(batch)
