@@ -12,6 +12,7 @@ already written in this run is not written again). Only this module imports ray,
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import sys
 import time
@@ -60,9 +61,7 @@ def run_on_ray(
 def _finished(todo: Sequence[Source], job: JobOptions, settings: Settings, cluster: RayOptions) -> Iterator[SourceRows]:
     """Each source's rows, as the cluster finishes them (in no particular order)."""
     fps = job.analyze.fps
-    items = [{"uri": source.uri, "source": pickle.dumps(source)} for source in todo]
-    dataset: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=len(items))
-    dataset = dataset.flat_map(partial(decoded, settings=settings, fps=fps), num_cpus=1)
+    dataset = _listed(todo).flat_map(partial(decoded, settings=settings, fps=fps), num_cpus=1)
     dataset = dataset.map_batches(
         Classifier,
         fn_constructor_kwargs={"settings": settings, "options": job.analyze},
@@ -77,6 +76,21 @@ def _finished(todo: Sequence[Source], job: JobOptions, settings: Settings, clust
     for batch in grouped.iter_batches(batch_format="pyarrow", batch_size=None):
         for made in _as_pylist(batch):
             yield SourceRows(made["source"], made["faces"], made["tracks"])
+
+
+def _listed(todo: Sequence[Source]) -> ray.data.Dataset:
+    """The sources as rows: a block per video, so that each is decoded by its own task, and photos (and the
+    rest) a call's worth to a block, so that they reach an actor together and share its batches."""
+    videos: list[dict[str, object]] = []
+    others: list[dict[str, object]] = []
+    for source in todo:
+        (videos if source.kind == "video" else others).append({"uri": source.uri, "source": pickle.dumps(source)})
+    parts = [
+        ray.data.from_items(items, override_num_blocks=blocks)
+        for items, blocks in ((videos, len(videos)), (others, math.ceil(len(others) / FRAMES_PER_CALL)))
+        if items
+    ]
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def _as_pylist(batch: pa.Table) -> Iterator[dict[str, Any]]:
