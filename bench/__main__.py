@@ -1,4 +1,4 @@
-"""`python -m bench raw|serve|compare|peer|revisions|threads|video|stream`: measured numbers, printed as tables
+"""`python -m bench raw|serve|compare|peer|revisions|threads|video|stream|analyze`: measured numbers, printed as tables
 (and JSON with --json FILE)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from bench.analyze import add_analyze_command
 from bench.load import LoadResult, format_load, measure
 from bench.random_model import make_random_model_folder
 from bench.raw import FLOP_PER_IMAGE_1B, format_raw, run_raw
@@ -324,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     revisions.add_argument("--images", nargs="+", help="images to send (default: bench/data/astronaut.jpg)")
     revisions.add_argument("--json", metavar="FILE", help="also write every number to FILE")
     _add_video_commands(commands)
+    add_analyze_command(commands)
     return parser
 
 

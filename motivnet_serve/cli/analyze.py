@@ -18,6 +18,8 @@ from motivnet_serve.cli.ray_options import add_ray_options, ray_options
 from motivnet_serve.settings import DETECTOR_NAMES, Settings
 
 FORMATS = ("parquet", "csv", "jsonl")
+INTERRUPTED = 130
+"""The shell's status for a command ended by Ctrl-C."""
 Add = Callable[[Any, str, Callable[[argparse.Namespace, Settings], "int | None"], str], argparse.ArgumentParser]
 
 
@@ -51,7 +53,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", choices=DETECTOR_NAMES)
     parser.add_argument("--strict", action="store_true", help="stop at the first source that fails")
     parser.add_argument("--retry-failed", action="store_true", help="analyse again sources that failed before")
+    parser.add_argument(
+        "--verify-content", action="store_true", help="redo done sources whose content changed (reads every file)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--part-sources", type=int, default=64, help="most sources per output part (default 64)")
     add_ray_options(parser)
 
 
@@ -63,11 +69,24 @@ def _run(args: argparse.Namespace, settings: Settings, *, report: bool) -> int:
     except ImportError as exc:
         raise ValueError(f"{exc}: install the 'analyze' extra (pip install 'motivnet-serve[analyze]')") from None
     options = AnalyzeOptions(fps=args.fps, detect=not args.no_detect, max_faces=args.max_faces)
-    job = JobOptions(analyze=options, strict=args.strict, retry_failed=args.retry_failed, progress=not args.no_progress)
-    cluster = ray_options(args)
-    result = analyze(
-        args.inputs, args.out, fmt=args.format, job=job, labels_from_folders=report, settings=settings, cluster=cluster
+    progress = not args.no_progress
+    job = JobOptions(
+        options, args.strict, args.retry_failed, progress, args.verify_content, part_sources=args.part_sources
     )
+    cluster = ray_options(args)
+    try:
+        result = analyze(
+            args.inputs,
+            args.out,
+            fmt=args.format,
+            job=job,
+            labels_from_folders=report,
+            settings=settings,
+            cluster=cluster,
+        )
+    except KeyboardInterrupt:
+        print("interrupted: the parts written so far are whole; run the same command again to go on")
+        return INTERRUPTED
     print(result.summary.line())
     if result.report is not None:
         _print_report(result.report)

@@ -44,7 +44,7 @@ def run_on_ray(
 ) -> Summary:
     """Skips what the folder says is done, forgets what changed since, and analyses the rest on the cluster."""
     started = time.monotonic()
-    todo, summary = resume(sources, output, job.retry_failed)
+    todo, summary = resume(sources, output, job)
     waiting = {source.uri for source in todo}
     if todo:
         ray.init(address=cluster.address, ignore_reinit_error=True, log_to_driver=False)

@@ -21,7 +21,7 @@ from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.pipelines.collection.parts import Output, SourceRows, pending
 from motivnet_serve.pipelines.collection.rows import AnalyzeOptions, SourceAnalyzer
-from motivnet_serve.pipelines.collection.sources import Source
+from motivnet_serve.pipelines.collection.sources import Source, content_sha256
 from motivnet_serve.settings import Settings
 
 PHOTOS_IN_FLIGHT = 8
@@ -37,6 +37,9 @@ class JobOptions:
     strict: bool = False
     retry_failed: bool = False
     progress: bool = True
+    verify_content: bool = False
+    """Also read every file the ledger lists as done and redo those whose content hash changed (a file
+    rewritten with its old size and time); costs one read of the collection."""
     part_sources: int = 64
     part_seconds: float = 10.0
 
@@ -80,11 +83,12 @@ class Summary:
         )
 
 
-def resume(sources: Sequence[Source], output: Output, retry_failed: bool) -> tuple[list[Source], Summary]:
+def resume(sources: Sequence[Source], output: Output, options: JobOptions) -> tuple[list[Source], Summary]:
     """What is left to analyse in the folder (read the ledger, forget what changed since), and the run's summary
     so far; any runner (this machine's job, a cluster's driver) starts with it."""
     ledger = output.open()
-    todo, stale = pending(sources, ledger, retry_failed=retry_failed)
+    content = content_sha256 if options.verify_content else None
+    todo, stale = pending(sources, ledger, retry_failed=options.retry_failed, content=content)
     if stale:
         output.forget(stale)
     summary = Summary(listed=len(sources), skipped=len(sources) - len(todo))
@@ -110,11 +114,12 @@ class CollectionJob:
         self._last_part = time.monotonic()
         self._stop = asyncio.Event()
         self._writes: set[asyncio.Task[str]] = set()
+        self._started = time.monotonic()
 
     async def run(self, sources: Sequence[Source]) -> Summary:
         """Skips what the folder says is done, forgets what changed since, and analyses the rest."""
-        started = time.monotonic()
-        todo, summary = await asyncio.to_thread(resume, sources, self._output, self._options.retry_failed)
+        started = self._started = time.monotonic()
+        todo, summary = await asyncio.to_thread(resume, sources, self._output, self._options)
         bar = tqdm(total=len(todo), unit="source", disable=not self._options.progress, file=sys.stderr)
         try:
             await self._analyze_all(todo, summary, bar)
@@ -154,7 +159,9 @@ class CollectionJob:
         ok = summary.count(rows.source)
         self._finished.append(rows)
         bar.update()
-        bar.set_postfix(frames=summary.frames, faces=summary.faces, failed=summary.failed, refresh=False)
+        rate = f"{summary.faces / max(time.monotonic() - self._started, 1e-6):.1f}"
+        counts = {"frames": summary.frames, "faces": summary.faces, "faces/s": rate, "failed": summary.failed}
+        bar.set_postfix(counts, refresh=False)
         if not ok and self._options.strict:
             summary.stopped = True
             self._stop.set()

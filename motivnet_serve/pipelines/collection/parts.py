@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -43,9 +43,12 @@ class SourceRows:
 
 @dataclass(frozen=True)
 class Done:
+    """A source as the ledger has it: the file's size, time and content hash when analysed, and its status."""
+
     size: int
     mtime_ns: int
     ok: bool
+    sha256: str | None = None
 
 
 class Output:
@@ -69,8 +72,11 @@ class Output:
                 if path.name.endswith(TEMPORARY) or (path.suffix == self.suffix and path.stem not in committed):
                     path.unlink()
         self._check_version()
-        rows = self.read("sources").select(["source", "size_bytes", "mtime_ns", "status"]).to_pylist()
-        return {row["source"]: Done(row["size_bytes"], row["mtime_ns"], row["status"] == "ok") for row in rows}
+        rows = self.read("sources").select(["source", "size_bytes", "mtime_ns", "status", "sha256"]).to_pylist()
+        return {
+            row["source"]: Done(row["size_bytes"], row["mtime_ns"], row["status"] == "ok", row["sha256"])
+            for row in rows
+        }
 
     def write(self, batch: Sequence[SourceRows]) -> str:
         """One part with the batch's sources; returns its id. Parts sort in the order they were written."""
@@ -144,15 +150,22 @@ class Output:
                     )
 
 
-def pending(sources: Sequence[Source], ledger: dict[str, Done], *, retry_failed: bool) -> tuple[list[Source], set[str]]:
-    """The sources still to analyse, and those among them whose old rows must go first (changed since, or
-    failed when retrying failures)."""
+def pending(
+    sources: Sequence[Source],
+    ledger: dict[str, Done],
+    *,
+    retry_failed: bool,
+    content: Callable[[Source], str] | None = None,
+) -> tuple[list[Source], set[str]]:
+    """The sources still to analyse, and those among them whose old rows must go first: changed since (size or
+    time; with `content`, also a content hash that differs), or failed when retrying failures."""
     todo: list[Source] = []
     stale: set[str] = set()
     for source in sources:
         done = ledger.get(source.uri)
         if done is not None and (done.size, done.mtime_ns) == (source.size, source.mtime_ns):
-            if done.ok or not retry_failed:
+            same = content is None or done.sha256 is None or content(source) == done.sha256
+            if same and (done.ok or not retry_failed):
                 continue
         todo.append(source)
         if done is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +24,11 @@ from motivnet_serve.core.results import FacePrediction
 from motivnet_serve.pipelines.analysis import Pacing, VideoAnalysis, VideoOptions
 from motivnet_serve.pipelines.collection.parts import SourceRows
 from motivnet_serve.pipelines.collection.schema import LANDMARKS, probability_columns
-from motivnet_serve.pipelines.collection.sources import Source
+from motivnet_serve.pipelines.collection.sources import Source, content_sha256
 from motivnet_serve.pipelines.decode import VideoLimits, VideoReader, demuxer_for
 from motivnet_serve.settings import Settings
 
-READ_CHUNK_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class SourceAnalyzer:
             answer = await self._answer(source, record)
         except (ServiceError, OSError) as exc:
             answer = Answer([], [], 0, error=error_of(exc))
+        except Exception:  # a bug met on one source fails that source (logged), not the collection
+            log.exception("analysing %s failed", source.uri)
+            answer = Answer([], [], 0, error=("internal", "the source could not be analysed; the log has why"))
         return source_rows(record, answer, time.monotonic() - started)
 
     async def _answer(self, source: Source, record: dict[str, Any]) -> Answer:
@@ -99,10 +103,8 @@ class SourceAnalyzer:
         classified = await self._engine.classify(
             [upload], detect=options.detect, deadline=deadline, max_faces=options.max_faces
         )
-        faces = [
-            self._rows.face(source, "photo", 0, None, index, None, face)
-            for index, face in enumerate(classified.images[0])
-        ]
+        place = {"source": source.uri, "kind": "photo", "frame": 0, "time_ms": None, "track_id": None}
+        faces = [self._rows.face({**place, "face": index}, face) for index, face in enumerate(classified.images[0])]
         return Answer(faces, [], 1)
 
     async def _video(self, source: Source, record: dict[str, Any]) -> Answer:
@@ -135,12 +137,9 @@ def open_video(source: Source, settings: Settings) -> tuple[str, BinaryIO]:
     or a bucket); refused past `max_video_bytes` before a byte is read."""
     if source.size > settings.max_video_bytes:
         raise UploadTooLargeError(f"the video is {source.size} bytes; at most {settings.max_video_bytes}")
-    digest = hashlib.sha256()
-    with source.filesystem.open_input_stream(source.path) as stream:
-        for chunk in iter(lambda: stream.read(READ_CHUNK_BYTES), b""):
-            digest.update(chunk)
+    sha256 = content_sha256(source)
     opener: Callable[[str], BinaryIO] = source.filesystem.open_input_file
-    return digest.hexdigest(), opener(source.path)
+    return sha256, opener(source.path)
 
 
 def error_of(exc: ServiceError | OSError) -> tuple[str, str]:
@@ -186,23 +185,14 @@ class RowMaker:
             answer.error = answer.error or (line["error"]["code"], where + line["error"]["message"])
             return
         answer.frames += 1
+        place = {"source": source.uri, "kind": "video", "frame": line["frame"], "time_ms": line["time_ms"]}
         for index, face in enumerate(line["faces"]):
             prediction = FacePrediction.model_validate(face)
-            row = self.face(source, "video", line["frame"], line["time_ms"], index, face["track_id"], prediction)
-            answer.faces.append(row)
+            answer.faces.append(self.face({**place, "face": index, "track_id": face["track_id"]}, prediction))
 
-    def face(
-        self,
-        source: Source,
-        kind: str,
-        frame: int,
-        time_ms: float | None,
-        index: int,
-        track: int | None,
-        face: FacePrediction,
-    ) -> dict[str, Any]:
-        row: dict[str, Any] = {"source": source.uri, "kind": kind, "frame": frame, "time_ms": time_ms}
-        row |= {"face": index, "track_id": track, "score": face.score, "label": face.label, **self._model}
+    def face(self, place: dict[str, Any], face: FacePrediction) -> dict[str, Any]:
+        """`place` (source, kind, frame, time, rank, track) and the face's box, landmarks and answer, as a row."""
+        row = {**place, "score": face.score, "label": face.label, **self._model}
         row |= dict(zip(("x1", "y1", "x2", "y2"), face.box or (None,) * 4))
         for name in LANDMARKS:
             x, y = (face.landmarks or {}).get(name, (None, None))

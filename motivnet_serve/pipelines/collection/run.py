@@ -75,8 +75,10 @@ def local_settings(settings: Settings, detect: bool) -> Settings:
 
 
 async def _run(sources: Sequence[Source], output: Output, job: JobOptions, settings: Settings) -> Summary:
+    """Warms up as the server does (`warmup`): a collection is long, and its first sources should not pay for
+    the first detection and each batch size's first forward."""
     metrics = Metrics(settings.max_batch_size)
-    engine = await Engine.start(settings, metrics, warm=False)
+    engine = await Engine.start(settings, metrics, warm=settings.warmup)
     try:
         return await CollectionJob(engine, settings, metrics, output, job).run(sources)
     finally:

@@ -10,6 +10,7 @@ modification time, the key a rerun compares to know whether it is already done.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi"})
 MANIFEST_SUFFIXES = frozenset({".csv", ".parquet"})
 GLOB_CHARACTERS = frozenset("*?[")
+READ_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,12 @@ def _source(info: pafs.FileInfo, filesystem: pafs.FileSystem, prefix: str, label
 def _folder_label(path: str) -> str:
     """ImageFolder's layout: a file's class is the name of the folder it sits in."""
     return PurePosixPath(path).parent.name
+
+
+def content_sha256(source: Source) -> str:
+    """The file's sha256, streamed (a video is never held whole for it)."""
+    digest = hashlib.sha256()
+    with source.filesystem.open_input_stream(source.path) as stream:
+        for chunk in iter(lambda: stream.read(READ_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import pickle
 import threading
 import time
@@ -52,6 +53,7 @@ from motivnet_serve.pipelines.tracks import Tracks
 from motivnet_serve.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 END = 1 << 62
 """The `order` of a video's `end` row: after any frame index."""
 
@@ -97,6 +99,9 @@ def decoded(item: dict[str, Any], *, settings: Settings, fps: float) -> Iterator
                 reader.close()
     except (ServiceError, OSError) as exc:
         end["error"] = error_of(exc)
+    except Exception:  # noqa: BLE001 - a bug met on one video fails that video (logged), as the local job does
+        log.exception("decoding %s failed", source.uri)
+        end["error"] = ("internal", "the source could not be analysed; the log has why")
     yield row(item["source"], source.uri, "end", END, end | {"decode_s": time.monotonic() - started})
 
 
@@ -113,7 +118,7 @@ class Classifier:
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="engine-loop", daemon=True).start()
         metrics = Metrics(settings.max_batch_size)
-        self._engine = self._wait(Engine.start(settings, metrics, warm=False))
+        self._engine = self._wait(Engine.start(settings, metrics, warm=settings.warmup))
         self._analyzer = SourceAnalyzer(self._engine, settings, metrics, options)
         description = self._engine.describe()
         self._model = {

@@ -10,7 +10,7 @@ import pytest
 
 from motivnet_serve.pipelines.collection.parts import TEMPORARY, Done, Output, SourceRows, pending
 from motivnet_serve.pipelines.collection.schema import EMOTIONS, SCHEMA_VERSION, probability_columns, table
-from motivnet_serve.pipelines.collection.sources import list_sources
+from motivnet_serve.pipelines.collection.sources import content_sha256, list_sources
 
 
 def rows(source: str, faces: int, status: str = "ok") -> SourceRows:
@@ -74,6 +74,19 @@ def test_pending_skips_done_and_redoes_changed_and_optionally_failed(tmp_path):
     assert stale == {sources["changed.jpg"].uri}
     todo, stale = pending(list(sources.values()), ledger, retry_failed=True)
     assert stale == {sources["changed.jpg"].uri, sources["failed.jpg"].uri}
+
+
+def test_with_content_checked_a_file_rewritten_with_its_old_size_and_time_is_redone(tmp_path):
+    path = tmp_path / "same.jpg"
+    path.write_bytes(b"before")
+    [source] = list_sources([str(tmp_path)])
+    ledger = {source.uri: Done(source.size, source.mtime_ns, True, content_sha256(source))}
+    stat = path.stat()
+    path.write_bytes(b"after!")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same time
+    [source] = list_sources([str(tmp_path)])
+    assert pending([source], ledger, retry_failed=False) == ([], set())
+    assert pending([source], ledger, retry_failed=False, content=content_sha256) == ([source], {source.uri})
 
 
 def test_a_part_is_durable_once_renamed(tmp_path):
