@@ -99,7 +99,7 @@ def decoded(item: dict[str, Any], *, settings: Settings, fps: float) -> Iterator
                 reader.close()
     except (ServiceError, OSError) as exc:
         end["error"] = error_of(exc)
-    except Exception:  # noqa: BLE001 - a bug met on one video fails that video (logged), as the local job does
+    except Exception:  # a bug met on one video fails that video (logged), as the local job does
         log.exception("decoding %s failed", source.uri)
         end["error"] = ("internal", "the source could not be analysed; the log has why")
     yield row(item["source"], source.uri, "end", END, end | {"decode_s": time.monotonic() - started})
