@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ def _on_ray(photos: Path, videos: Path, args: argparse.Namespace, out: Path) -> 
     """As `_local`, through a Ray cluster of this machine's CPUs (started once, bound to 127.0.0.1)."""
     import ray
 
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback only; else Ray writes a token to ~/.ray
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
     try:
         settings = Settings(model_dir=args.model_dir, device=args.device)

@@ -35,9 +35,9 @@ ROUND_SOURCES = 1024
 """Sources per pipeline run. The tracking pass waits for every frame of its run, so nothing of a run is
 written before its last frame is classified; rounds bound what a stopped driver loses, at the price of
 starting the actors (loading the model) once per round."""
-MAX_PARTITIONS = 64
-"""Partitions of the grouped pass at most (Ray's default is 200, a task each: most would be empty for a few
-sources, and each costs a task's start on every node)."""
+PARTITIONS_PER_ACTOR = 2
+"""Partitions of the grouped pass per actor (Ray's default is 200, a task each, most of them empty for a small
+collection; tracking is light next to classifying, so a few per actor keep it spread without that cost)."""
 FRAMES_PER_CALL = 16
 """Rows an actor takes at once: enough frames to fill the engine's batches, few enough to keep every actor fed."""
 
@@ -75,7 +75,7 @@ def _finished(todo: Sequence[Source], job: JobOptions, settings: Settings, clust
         num_gpus=cluster.gpus_per_actor,
         num_cpus=cluster.cpus_per_actor,
     )
-    partitions = min(len(todo), MAX_PARTITIONS)
+    partitions = max(1, min(len(todo), PARTITIONS_PER_ACTOR * cluster.actors))
     grouped = dataset.groupby("uri", num_partitions=partitions).map_groups(
         partial(tracked, fps=fps), batch_format="pyarrow"
     )
