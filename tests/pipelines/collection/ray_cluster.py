@@ -74,7 +74,8 @@ class RayCluster:
         )
         wait_for(lambda: (self.temp / "lo-up").exists(), "the namespaces' loopback")
         self._init = wait_for(lambda: self._child_of(self._holder.pid), "the namespaces' first process")
-        common = ["--num-cpus", "1", "--object-store-memory", str(OBJECT_STORE_BYTES), "--disable-usage-stats"]
+        # the head only drives (no CPUs for tasks or actors), so the actors run on the worker nodes a test kills
+        common = ["--num-cpus", "0", "--object-store-memory", str(OBJECT_STORE_BYTES), "--disable-usage-stats"]
         self.run(["ray", "start", "--head", "--port", str(PORT), "--include-dashboard=false", *common], check=True)
 
     def add_worker(self, cpus: int) -> int:

@@ -62,12 +62,12 @@ def cluster(tmp_path_factory):
     temp = Path(tmp_path_factory.mktemp("ray", numbered=True))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
     env |= {"MOTIVNET_MODEL_DIR": str(MINI), "MOTIVNET_DEVICE": "cpu", "RAY_TMPDIR": str(temp)}
-    env |= HEALTH_CHECKS
+    env |= HEALTH_CHECKS | {"RAY_AUTH_MODE": "disabled"}  # loopback in a private namespace: no token needed
     ray = RayCluster(env, temp)
     try:
         ray.start()
-        ray.add_worker(cpus=2)
-        ray.add_worker(cpus=2)
+        ray.add_worker(cpus=3)  # two actors and a task still fit on one node once the other is killed
+        ray.add_worker(cpus=3)
         yield ray
     finally:
         ray.stop()
@@ -92,7 +92,7 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_repeats_nothing(inputs, 
     out = tmp_path / "ray"
     process = cluster.popen(analyze_command(inputs, out, cluster), tmp_path / "analyze.log")
     try:
-        victim = wait_for(lambda: busy_worker(cluster), "an actor classifying on a worker node", timeout=240)
+        victim = wait_for(lambda: busy_worker(cluster, process), "an actor classifying on a worker node", 240)
         os.kill(victim, signal.SIGKILL)
         assert process.wait(timeout=300) == 1, (tmp_path / "analyze.log").read_text()[-3000:]
     finally:
@@ -104,8 +104,9 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_repeats_nothing(inputs, 
         assert sorted(map(str, keys)) == sorted(map(str, local.read(name).select(list(key)).to_pylist())), name
 
 
-def busy_worker(cluster: RayCluster) -> int:
+def busy_worker(cluster: RayCluster, process) -> int:
     """The raylet of a worker node whose classifying actor is in a call now, or 0."""
+    assert process.poll() is None, "the job ended before a worker node was seen classifying"
     return next((raylet for raylet in cluster.workers if cluster.busy_actor_under(raylet)), 0)
 
 
