@@ -127,6 +127,7 @@ class CollectionJob:
             bar.close()
             await self._write_part()
             await asyncio.gather(*self._writes)
+            self._output.close()
             summary.seconds = time.monotonic() - started
         return summary
 

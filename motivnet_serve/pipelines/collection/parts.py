@@ -10,6 +10,7 @@ frame) lands once, however often the job is stopped.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,7 @@ from motivnet_serve.pipelines.collection.sources import Source
 
 FORMATS = ("parquet", "csv", "jsonl")
 TEMPORARY = ".tmp"
+LOCK = ".lock"
 
 
 @dataclass
@@ -61,11 +63,15 @@ class Output:
         self.folder = folder
         self.format = fmt
         self.suffix = ".jsonl" if fmt == "jsonl" else f".{fmt}"
+        self._lock: int | None = None
 
     def open(self) -> dict[str, Done]:
-        """Makes the folders, removes what an interrupted run left half-written, and returns the ledger."""
+        """Makes the folders, takes the folder's lock (one run at a time: a second would take the first's
+        uncommitted parts for leftovers), removes what an interrupted run left half-written, and returns the
+        ledger. `close` lets the lock go; the lock also goes when the process ends, however it ends."""
         for name in TABLES:
             (self.folder / name).mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         committed = {path.stem for path in self._parts("sources")}
         for name in TABLES:
             for path in (self.folder / name).iterdir():
@@ -77,6 +83,22 @@ class Output:
             row["source"]: Done(row["size_bytes"], row["mtime_ns"], row["status"] == "ok", row["sha256"])
             for row in rows
         }
+
+    def close(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        if self._lock is not None:
+            return
+        descriptor = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise ValueError(f"another run is writing to {self.folder}; wait for it, or write elsewhere") from None
+        self._lock = descriptor
 
     def write(self, batch: Sequence[SourceRows]) -> str:
         """One part with the batch's sources; returns its id. Parts sort in the order they were written."""

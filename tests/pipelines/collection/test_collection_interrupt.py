@@ -92,7 +92,9 @@ def test_a_stopped_run_goes_on_where_it_stopped_and_each_frame_lands_once(tmp_pa
         assert "run the same command again" in stopped.stdout.read()
         leftovers = [path for path in out.rglob("*") if path.name.endswith(TEMPORARY)]
         assert leftovers == []  # Ctrl-C lets the part being written finish: nothing half-made
-    done = Output(out).open()
+    output = Output(out)
+    done = output.open()
+    output.close()  # the rerun takes the folder's lock
     assert 0 < len(done) < PHOTOS + CLIPS
     again = run_cli(*command(folder, out)[3:], timeout=600)
     assert again.returncode == 0, again.stderr

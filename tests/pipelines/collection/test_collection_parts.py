@@ -46,6 +46,15 @@ def test_a_part_without_its_sources_file_and_temporary_files_are_cleared(tmp_pat
     assert output.read("faces").num_rows == 1
 
 
+def test_one_run_at_a_time_writes_to_a_folder(tmp_path):
+    first = Output(tmp_path)
+    first.open()
+    with pytest.raises(ValueError, match="another run is writing"):
+        Output(tmp_path).open()
+    first.close()
+    assert Output(tmp_path).open() == {}
+
+
 def test_parts_carry_the_schema_version_and_another_version_is_refused(tmp_path):
     output = Output(tmp_path)
     output.open()
