@@ -51,12 +51,15 @@ def run_on_ray(
     waiting = {source.uri for source in todo}
     if todo:
         ray.init(address=cluster.address, ignore_reinit_error=True, log_to_driver=False)
-    with tqdm(total=len(todo), unit="source", disable=not job.progress, file=sys.stderr) as bar:
-        for start in range(0, len(todo), ROUND_SOURCES):
-            finished = _finished(todo[start : start + ROUND_SOURCES], job, settings, cluster)
-            _write_all(finished, output, job, summary, Round(waiting, bar))
-            if summary.stopped:
-                break
+    try:
+        with tqdm(total=len(todo), unit="source", disable=not job.progress, file=sys.stderr) as bar:
+            for start in range(0, len(todo), ROUND_SOURCES):
+                finished = _finished(todo[start : start + ROUND_SOURCES], job, settings, cluster)
+                _write_all(finished, output, job, summary, Round(waiting, bar))
+                if summary.stopped:
+                    break
+    finally:
+        output.close()  # the folder's lock, taken when `resume` opened it
     summary.seconds = time.monotonic() - started
     return summary
 
