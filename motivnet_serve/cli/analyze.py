@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from motivnet_serve.cli.ray_options import add_ray_options, ray_options
 from motivnet_serve.settings import DETECTOR_NAMES, Settings
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -57,6 +58,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--part-sources", type=int, default=64, help="most sources per output part (default 64)")
+    add_ray_options(parser)
 
 
 def _run(args: argparse.Namespace, settings: Settings, *, report: bool) -> int:
@@ -71,8 +73,17 @@ def _run(args: argparse.Namespace, settings: Settings, *, report: bool) -> int:
     job = JobOptions(
         options, args.strict, args.retry_failed, progress, args.verify_content, part_sources=args.part_sources
     )
+    cluster = ray_options(args)
     try:
-        result = analyze(args.inputs, args.out, fmt=args.format, job=job, labels_from_folders=report, settings=settings)
+        result = analyze(
+            args.inputs,
+            args.out,
+            fmt=args.format,
+            job=job,
+            labels_from_folders=report,
+            settings=settings,
+            cluster=cluster,
+        )
     except KeyboardInterrupt:
         print("interrupted: the parts written so far are whole; run the same command again to go on")
         return INTERRUPTED

@@ -19,8 +19,9 @@ from motivnet_serve.pipelines.collection.evaluation import evaluate
 from motivnet_serve.pipelines.collection.heatmap import write_confusion
 from motivnet_serve.pipelines.collection.job import CollectionJob, JobOptions, Summary
 from motivnet_serve.pipelines.collection.parts import Output
-from motivnet_serve.pipelines.collection.rows import SourceLimits
+from motivnet_serve.pipelines.collection.rows import EngineRecipe, SourceLimits
 from motivnet_serve.pipelines.collection.sources import Source, list_sources
+from motivnet_serve.pipelines.collection.stages import RayOptions
 from motivnet_serve.router.limits import video_rules
 from motivnet_serve.settings import Settings
 
@@ -45,31 +46,53 @@ def analyze(
     labels_from_folders: bool = False,
     report: bool = False,
     settings: Settings | None = None,
+    cluster: RayOptions | None = None,
 ) -> Result:
     """Analyses every photo and video the inputs name into `out` (faces, tracks, sources tables), going on
     where an earlier run into the same folder stopped. `report` (or `labels_from_folders`) also writes the
     accuracy report of the labelled sources. Bad inputs never raise: they are failed rows in `sources`.
 
     `job` says what each source is asked (`JobOptions(analyze=AnalyzeOptions(fps=2))`) and how the run goes
-    (`strict`, `retry_failed`, `progress`); `settings` picks the model and limits (default: the environment's).
+    (`strict`, `retry_failed`, `progress`); `settings` picks the model and limits (default: the environment's);
+    `cluster` runs it on a Ray cluster instead of in this process (needs the `ray` extra; docs/analyze-ray.md).
     """
     job = job or JobOptions(progress=False)
     sources = list_sources(inputs, labels_from_folders=labels_from_folders)
     output = Output(Path(out), fmt)
-    summary = asyncio.run(_run(sources, output, job, (settings or Settings()).offline(detect=job.analyze.detect)))
+    settings = (settings or Settings()).offline(detect=job.analyze.detect)
+    if cluster is not None:
+        from motivnet_serve.pipelines.collection.cluster import run_on_ray  # ray is imported only when asked for
+
+        summary = run_on_ray(sources, output, job, recipe(settings), cluster)
+    else:
+        summary = asyncio.run(_run(sources, output, job, recipe(settings)))
     wanted = report or labels_from_folders
     return Result(summary, write_report(output) if wanted else None)
 
 
-async def _run(sources: Sequence[Source], output: Output, job: JobOptions, settings: Settings) -> Summary:
-    """Warms up as the server does (`warmup`): a collection is long, and its first sources should not pay for
-    the first detection and each batch size's first forward."""
-    metrics = Metrics(settings.max_batch_size)
-    engine = await Engine.start(settings, metrics, warm=settings.warmup)
+async def _run(sources: Sequence[Source], output: Output, job: JobOptions, recipe: EngineRecipe) -> Summary:
+    engine, metrics = await recipe.start()
     try:
-        return await CollectionJob(engine, source_limits(settings), metrics, output, job).run(sources)
+        return await CollectionJob(engine, recipe.limits, metrics, output, job).run(sources)
     finally:
         await engine.drain()
+
+
+@dataclass(frozen=True)
+class EngineFromSettings:
+    """Starts the server's engine from the settings; a picklable callable, so each Ray actor starts its own.
+    Warms up as the server does (`warmup`): a collection is long, and its first sources should not pay for the
+    first detection and each batch size's first forward."""
+
+    settings: Settings
+
+    async def __call__(self) -> tuple[Engine, Metrics]:
+        metrics = Metrics(self.settings.max_batch_size)
+        return await Engine.start(self.settings, metrics, warm=self.settings.warmup), metrics
+
+
+def recipe(settings: Settings) -> EngineRecipe:
+    return EngineRecipe(EngineFromSettings(settings), source_limits(settings))
 
 
 def source_limits(settings: Settings) -> SourceLimits:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tqdm import tqdm
 
@@ -57,6 +58,15 @@ class Summary:
     failed_before: int = 0
     """Sources an earlier run left failed and this one skipped (`retry_failed` analyses them again)."""
 
+    def count(self, row: dict[str, Any]) -> bool:
+        """Counts one analysed source (its `sources` row); True when it went well."""
+        ok: bool = row["status"] == "ok"
+        self.ok += ok
+        self.failed += not ok
+        self.frames += row["frames"]
+        self.faces += row["faces"]
+        return ok
+
     @property
     def any_failed(self) -> bool:
         return bool(self.failed or self.failed_before)
@@ -70,6 +80,22 @@ class Summary:
             f"done{before}; {self.frames} frames, {self.faces} faces in {self.seconds:.1f} s ({rate:.1f} faces/s)"
             f"{stopped}"
         )
+
+
+def resume(sources: Sequence[Source], output: Output, options: JobOptions) -> tuple[list[Source], Summary]:
+    """What is left to analyse in the folder (read the ledger, forget what changed since), and the run's summary
+    so far; any runner (this machine's job, a cluster's driver) starts with it."""
+    ledger = output.open()
+    content = content_sha256 if options.verify_content else None
+    todo, stale = pending(sources, ledger, retry_failed=options.retry_failed, content=content)
+    if stale:
+        output.forget(stale)
+    summary = Summary(listed=len(sources), skipped=len(sources) - len(todo))
+    waiting = {source.uri for source in todo}
+    summary.failed_before = sum(
+        not ledger[source.uri].ok for source in sources if source.uri in ledger and source.uri not in waiting
+    )
+    return todo, summary
 
 
 class CollectionJob:
@@ -92,17 +118,7 @@ class CollectionJob:
     async def run(self, sources: Sequence[Source]) -> Summary:
         """Skips what the folder says is done, forgets what changed since, and analyses the rest."""
         started = self._started = time.monotonic()
-        ledger = await asyncio.to_thread(self._output.open)
-        content = content_sha256 if self._options.verify_content else None
-        retry = self._options.retry_failed
-        todo, stale = await asyncio.to_thread(pending, sources, ledger, retry_failed=retry, content=content)
-        if stale:
-            await asyncio.to_thread(self._output.forget, stale)
-        summary = Summary(listed=len(sources), skipped=len(sources) - len(todo))
-        waiting = {source.uri for source in todo}
-        summary.failed_before = sum(
-            not ledger[source.uri].ok for source in sources if source.uri in ledger and source.uri not in waiting
-        )
+        todo, summary = await asyncio.to_thread(resume, sources, self._output, self._options)
         bar = tqdm(total=len(todo), unit="source", disable=not self._options.progress, file=sys.stderr)
         try:
             await self._analyze_all(todo, summary, bar)
@@ -140,11 +156,7 @@ class CollectionJob:
             rows = await self._analyzer.analyze(source)
         finally:
             slot.release()
-        ok = rows.source["status"] == "ok"
-        summary.ok += ok
-        summary.failed += not ok
-        summary.frames += rows.source["frames"]
-        summary.faces += rows.source["faces"]
+        ok = summary.count(rows.source)
         self._finished.append(rows)
         bar.update()
         rate = f"{summary.faces / max(time.monotonic() - self._started, 1e-6):.1f}"

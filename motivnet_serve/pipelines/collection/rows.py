@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -54,8 +54,21 @@ class SourceLimits:
     videos_in_flight: int
 
 
+EngineStarter = Callable[[], Coroutine[Any, Any, tuple[Engine, Metrics]]]
+"""Starts an engine and its metrics where it is called: in this process, or in each Ray actor."""
+
+
+@dataclass(frozen=True)
+class EngineRecipe:
+    """What the job needs wherever it runs: how to start an engine, and the limits of one source. Both pickle, so
+    Ray sends them to each actor; the caller (the CLI, or `analyze()`) makes them from the settings."""
+
+    start: EngineStarter
+    limits: SourceLimits
+
+
 @dataclass
-class _Answer:
+class Answer:
     """What one source gave: face rows, track rows, frames analysed, the video's length, the first error."""
 
     faces: list[dict[str, Any]]
@@ -74,31 +87,23 @@ class SourceAnalyzer:
         self._metrics = metrics
         self._options = options
         description = engine.describe()
-        self._labels = description.labels
         self._model = {"model": description.name, "checkpoint_sha256": description.checkpoint_sha256}
+        self._rows = RowMaker(description.labels, self._model)
 
     async def analyze(self, source: Source) -> SourceRows:
         """The source's rows; a failure is its `sources` row, with whatever frames came before it."""
         started = time.monotonic()
-        record: dict[str, Any] = {"source": source.uri, "kind": source.kind, "size_bytes": source.size}
-        record |= {"mtime_ns": source.mtime_ns, "true_label": source.label, **self._model}
+        record = source_record(source, self._model)
         try:
             answer = await self._answer(source, record)
-        except ServiceError as exc:
-            answer = _Answer([], [], 0, error=(exc.code, exc.message))
-        except FileNotFoundError:
-            answer = _Answer([], [], 0, error=("not_found", "no such file"))
-        except OSError as exc:
-            answer = _Answer([], [], 0, error=("unreadable", f"the file could not be read: {exc}"))
+        except (ServiceError, OSError) as exc:
+            answer = Answer([], [], 0, error=error_of(exc))
         except Exception:  # a bug met on one source fails that source (logged), not the collection
             log.exception("analysing %s failed", source.uri)
-            answer = _Answer([], [], 0, error=("internal", "the source could not be analysed; the log has why"))
-        record |= {"frames": answer.frames, "faces": len(answer.faces), "duration_ms": answer.duration_ms}
-        record |= {"status": "ok" if answer.error is None else "failed", "seconds": time.monotonic() - started}
-        record |= dict(zip(("error_code", "error_message"), answer.error or (None, None)))
-        return SourceRows(record, answer.faces, answer.tracks)
+            answer = Answer([], [], 0, error=("internal", "the source could not be analysed; the log has why"))
+        return source_rows(record, answer, time.monotonic() - started)
 
-    async def _answer(self, source: Source, record: dict[str, Any]) -> _Answer:
+    async def _answer(self, source: Source, record: dict[str, Any]) -> Answer:
         if source.size < 0:
             raise FileNotFoundError(source.uri)
         if source.kind == "unknown":
@@ -113,7 +118,7 @@ class SourceAnalyzer:
             head = stream.read(12)
         return "video" if demuxer_for(head) not in (None, "gif") else "photo"
 
-    async def _photo(self, source: Source, record: dict[str, Any]) -> _Answer:
+    async def _photo(self, source: Source, record: dict[str, Any]) -> Answer:
         data = await asyncio.to_thread(self._read, source, self._limits.photo_bytes)
         record["sha256"] = hashlib.sha256(data).hexdigest()
         if not data:
@@ -125,56 +130,21 @@ class SourceAnalyzer:
             [upload], detect=options.detect, deadline=deadline, max_faces=options.max_faces
         )
         place = {"source": source.uri, "kind": "photo", "frame": 0, "time_ms": None, "track_id": None}
-        faces = [self._face({**place, "face": index}, face) for index, face in enumerate(classified.images[0])]
-        return _Answer(faces, [], 1)
+        faces = [self._rows.face({**place, "face": index}, face) for index, face in enumerate(classified.images[0])]
+        return Answer(faces, [], 1)
 
-    async def _video(self, source: Source, record: dict[str, Any]) -> _Answer:
-        if source.size > self._limits.video_bytes:
-            raise UploadTooLargeError(f"the video is {source.size} bytes; at most {self._limits.video_bytes}")
-        record["sha256"] = await asyncio.to_thread(content_sha256, source)
+    async def _video(self, source: Source, record: dict[str, Any]) -> Answer:
+        record["sha256"], file = await asyncio.to_thread(open_video, source, self._limits.video_bytes)
         options = VideoOptions(
             fps=self._options.fps, detect=self._options.detect, max_faces=self._options.max_faces, smoothing=0.0
         )
-        with self._engine.session("video"), self._open(source) as file:
+        with file, self._engine.session("video"):
             reader = await asyncio.to_thread(VideoReader, file, self._limits.video)
             analysis = VideoAnalysis(self._engine, reader, options, self._limits.pacing, self._metrics)
-            answer = _Answer([], [], 0)
+            answer = Answer([], [], 0)
             async for line in analysis.lines():
-                self._take(source, line, answer)
+                self._rows.take(source, line, answer)
         return answer
-
-    def _take(self, source: Source, line: dict[str, Any], answer: _Answer) -> None:
-        """One answer line of the video into the answer: a frame's faces, an error, or the summary's tracks."""
-        if "summary" in line:
-            summary = line["summary"]
-            answer.duration_ms = summary["duration_ms"]
-            answer.tracks = [self._track(source, track) for track in summary["tracks"]]
-            return
-        if "error" in line:
-            where = f"frame {line['frame']}: " if "frame" in line else ""
-            answer.error = answer.error or (line["error"]["code"], where + line["error"]["message"])
-            return
-        answer.frames += 1
-        place = {"source": source.uri, "kind": "video", "frame": line["frame"], "time_ms": line["time_ms"]}
-        for index, face in enumerate(line["faces"]):
-            prediction = FacePrediction.model_validate(face)
-            answer.faces.append(self._face({**place, "face": index, "track_id": face["track_id"]}, prediction))
-
-    def _face(self, place: dict[str, Any], face: FacePrediction) -> dict[str, Any]:
-        """`place` (source, kind, frame, time, rank, track) and the face's box, landmarks and answer, as a row."""
-        row = {**place, "score": face.score, "label": face.label, **self._model}
-        row |= dict(zip(("x1", "y1", "x2", "y2"), face.box or (None,) * 4))
-        for name in LANDMARKS:
-            x, y = (face.landmarks or {}).get(name, (None, None))
-            row |= {f"{name}_x": x, f"{name}_y": y}
-        return row | self._probabilities(face.probabilities)
-
-    def _track(self, source: Source, track: dict[str, Any]) -> dict[str, Any]:
-        span = {key: track[key] for key in ("track_id", "first_ms", "last_ms", "frames", "label")}
-        return {"source": source.uri, **span, **self._probabilities(track["probabilities"]), **self._model}
-
-    def _probabilities(self, by_label: dict[str, float]) -> dict[str, float]:
-        return probability_columns(self._labels, [by_label[label] for label in self._labels])
 
     @staticmethod
     def _read(source: Source, limit: int) -> bytes:
@@ -187,8 +157,77 @@ class SourceAnalyzer:
             raise UploadTooLargeError(f"the file is over {limit} bytes")
         return data
 
-    @staticmethod
-    def _open(source: Source) -> BinaryIO:
-        """A seekable file for the demuxer: pyarrow's random-access reader, on the local disk or a bucket."""
-        opener: Callable[[str], BinaryIO] = source.filesystem.open_input_file
-        return opener(source.path)
+
+def open_video(source: Source, max_bytes: int) -> tuple[str, BinaryIO]:
+    """The video's sha256 and the file opened for the demuxer (pyarrow's random-access reader, on the local disk
+    or a bucket); refused past `max_bytes` (`max_video_bytes`) before a byte is read."""
+    if source.size > max_bytes:
+        raise UploadTooLargeError(f"the video is {source.size} bytes; at most {max_bytes}")
+    sha256 = content_sha256(source)
+    opener: Callable[[str], BinaryIO] = source.filesystem.open_input_file
+    return sha256, opener(source.path)
+
+
+def error_of(exc: ServiceError | OSError) -> tuple[str, str]:
+    """Why a source failed, as the API's error code and message (a missing or unreadable file has its own)."""
+    if isinstance(exc, ServiceError):
+        return exc.code, exc.message
+    if isinstance(exc, FileNotFoundError):
+        return "not_found", "no such file"
+    return "unreadable", f"the file could not be read: {exc}"
+
+
+def source_record(source: Source, model: dict[str, str]) -> dict[str, Any]:
+    """The start of a source's `sources` row: what the listing knows of it, and the model that answers."""
+    record: dict[str, Any] = {"source": source.uri, "kind": source.kind, "size_bytes": source.size}
+    return record | {"mtime_ns": source.mtime_ns, "true_label": source.label, **model}
+
+
+def source_rows(record: dict[str, Any], answer: Answer, seconds: float) -> SourceRows:
+    """The source's rows, its `sources` row completed from what the answer holds."""
+    record |= {"frames": answer.frames, "faces": len(answer.faces), "duration_ms": answer.duration_ms}
+    record |= {"status": "ok" if answer.error is None else "failed", "seconds": seconds}
+    record |= dict(zip(("error_code", "error_message"), answer.error or (None, None)))
+    return SourceRows(record, answer.faces, answer.tracks)
+
+
+class RowMaker:
+    """The rows of one model's answers: a video's answer lines, or a photo's faces, as `faces` and `tracks` rows.
+    Apart from the engine, so that a runner that classifies elsewhere (a cluster) makes the same rows."""
+
+    def __init__(self, labels: Sequence[str], model: dict[str, str]) -> None:
+        self._labels = list(labels)
+        self._model = model
+
+    def take(self, source: Source, line: dict[str, Any], answer: Answer) -> None:
+        """One answer line of the video into the answer: a frame's faces, an error, or the summary's tracks."""
+        if "summary" in line:
+            summary = line["summary"]
+            answer.duration_ms = summary["duration_ms"]
+            answer.tracks = [self.track(source, track) for track in summary["tracks"]]
+            return
+        if "error" in line:
+            where = f"frame {line['frame']}: " if "frame" in line else ""
+            answer.error = answer.error or (line["error"]["code"], where + line["error"]["message"])
+            return
+        answer.frames += 1
+        place = {"source": source.uri, "kind": "video", "frame": line["frame"], "time_ms": line["time_ms"]}
+        for index, face in enumerate(line["faces"]):
+            prediction = FacePrediction.model_validate(face)
+            answer.faces.append(self.face({**place, "face": index, "track_id": face["track_id"]}, prediction))
+
+    def face(self, place: dict[str, Any], face: FacePrediction) -> dict[str, Any]:
+        """`place` (source, kind, frame, time, rank, track) and the face's box, landmarks and answer, as a row."""
+        row = {**place, "score": face.score, "label": face.label, **self._model}
+        row |= dict(zip(("x1", "y1", "x2", "y2"), face.box or (None,) * 4))
+        for name in LANDMARKS:
+            x, y = (face.landmarks or {}).get(name, (None, None))
+            row |= {f"{name}_x": x, f"{name}_y": y}
+        return row | self._probabilities(face.probabilities)
+
+    def track(self, source: Source, track: dict[str, Any]) -> dict[str, Any]:
+        span = {key: track[key] for key in ("track_id", "first_ms", "last_ms", "frames", "label")}
+        return {"source": source.uri, **span, **self._probabilities(track["probabilities"]), **self._model}
+
+    def _probabilities(self, by_label: dict[str, float]) -> dict[str, float]:
+        return probability_columns(self._labels, [by_label[label] for label in self._labels])

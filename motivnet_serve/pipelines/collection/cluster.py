@@ -1,0 +1,140 @@
+"""The collection job on a Ray cluster (`analyze --ray`): the same tables as the local job, by Ray Data.
+
+The driver lists the sources and reads the ledger exactly as the local job does; what is left flows through
+`stages`: decoding in CPU tasks, detection and classification in a pool of actors that each hold one engine
+(`actors`, `gpus_per_actor`), then one grouped pass per source, in frame order, for the tracker. So the frames
+of one long video spread over the whole cluster and its tracks are still continuous. Finished sources come
+back to the driver, which writes them with the local job's part writer: the only writer, and the ledger is
+the commit, so a source is written once even when Ray runs a task twice after a node is lost (a source
+already written in this run is not written again). Only this module imports ray, and only `--ray` imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+import ray
+from tqdm import tqdm
+
+from motivnet_serve.pipelines.collection.job import JobOptions, Summary, resume
+from motivnet_serve.pipelines.collection.parts import Output, SourceRows
+from motivnet_serve.pipelines.collection.rows import EngineRecipe
+from motivnet_serve.pipelines.collection.sources import Source
+from motivnet_serve.pipelines.collection.stages import Classifier, RayOptions, decoded, tracked
+
+ROUND_SOURCES = 1024
+"""Sources per pipeline run. The tracking pass waits for every frame of its run, so nothing of a run is
+written before its last frame is classified; rounds bound what a stopped driver loses, at the price of
+starting the actors (loading the model) once per round."""
+PARTITIONS_PER_ACTOR = 2
+"""Partitions of the grouped pass per actor (Ray's default is 200, a task each, most of them empty for a small
+collection; tracking is light next to classifying, so a few per actor keep it spread without that cost)."""
+FRAMES_PER_CALL = 16
+"""Rows an actor takes at once: enough frames to fill the engine's batches, few enough to keep every actor fed."""
+
+
+def run_on_ray(
+    sources: Sequence[Source], output: Output, job: JobOptions, engine: EngineRecipe, cluster: RayOptions
+) -> Summary:
+    """Skips what the folder says is done, forgets what changed since, and analyses the rest on the cluster."""
+    started = time.monotonic()
+    todo, summary = resume(sources, output, job)
+    waiting = {source.uri for source in todo}
+    if todo:
+        ray.init(address=cluster.address, ignore_reinit_error=True, log_to_driver=False)
+    try:
+        with tqdm(total=len(todo), unit="source", disable=not job.progress, file=sys.stderr) as bar:
+            for start in range(0, len(todo), ROUND_SOURCES):
+                finished = _finished(todo[start : start + ROUND_SOURCES], job, engine, cluster)
+                _write_all(finished, output, job, summary, Round(waiting, bar))
+                if summary.stopped:
+                    break
+    finally:
+        output.close()  # the folder's lock, taken when `resume` opened it
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _finished(
+    todo: Sequence[Source], job: JobOptions, engine: EngineRecipe, cluster: RayOptions
+) -> Iterator[SourceRows]:
+    """Each source's rows, as the cluster finishes them (in no particular order)."""
+    fps = job.analyze.fps
+    dataset = _listed(todo).flat_map(partial(decoded, limits=engine.limits, fps=fps), num_cpus=1)
+    dataset = dataset.map_batches(
+        Classifier,
+        fn_constructor_kwargs={"start": engine.start, "limits": engine.limits, "options": job.analyze},
+        batch_size=FRAMES_PER_CALL,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=cluster.actors),
+        udf_modifying_row_count=False,
+        num_gpus=cluster.gpus_per_actor,
+        num_cpus=cluster.cpus_per_actor,
+    )
+    partitions = max(1, min(len(todo), PARTITIONS_PER_ACTOR * cluster.actors))
+    grouped = dataset.groupby("uri", num_partitions=partitions).map_groups(
+        partial(tracked, fps=fps), batch_format="pyarrow"
+    )
+    for batch in grouped.iter_batches(batch_format="pyarrow", batch_size=None):
+        for made in _as_pylist(batch):
+            yield SourceRows(made["source"], made["faces"], made["tracks"])
+
+
+def _listed(todo: Sequence[Source]) -> ray.data.Dataset:
+    """The sources as rows: a block per video, so that each is decoded by its own task, and photos (and the
+    rest) a call's worth to a block, so that they reach an actor together and share its batches."""
+    videos: list[dict[str, object]] = []
+    others: list[dict[str, object]] = []
+    for source in todo:
+        (videos if source.kind == "video" else others).append({"uri": source.uri, "source": pickle.dumps(source)})
+    parts = [
+        ray.data.from_items(items, override_num_blocks=blocks)
+        for items, blocks in ((videos, len(videos)), (others, math.ceil(len(others) / FRAMES_PER_CALL)))
+        if items
+    ]
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def _as_pylist(batch: pa.Table) -> Iterator[dict[str, Any]]:
+    for rows in batch.column("rows").to_pylist():
+        yield json.loads(rows)
+
+
+@dataclass(frozen=True)
+class Round:
+    """What a round's writes check and report to: the sources not yet written, and the progress bar."""
+
+    waiting: set[str]
+    bar: tqdm
+
+
+def _write_all(finished: Iterator[SourceRows], output: Output, job: JobOptions, summary: Summary, on: Round) -> None:
+    """Parts of `part_sources` sources (or `part_seconds`), each source once: one that comes back twice (a task
+    Ray ran again) is dropped, as is any not asked for."""
+    batch: list[SourceRows] = []
+    last_part = time.monotonic()
+    try:
+        for rows in finished:
+            if rows.source["source"] not in on.waiting:
+                continue
+            on.waiting.discard(rows.source["source"])
+            batch.append(rows)
+            on.bar.update()
+            if not summary.count(rows.source) and job.strict:
+                summary.stopped = True
+                break
+            if len(batch) >= job.part_sources or time.monotonic() - last_part >= job.part_seconds:
+                output.write(batch)
+                batch, last_part = [], time.monotonic()
+    finally:
+        if batch:
+            output.write(batch)

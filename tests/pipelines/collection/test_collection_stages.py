@@ -1,0 +1,67 @@
+"""The cluster's stages as plain functions, without a cluster: what decoding hands on for each kind of source,
+and how the tracking pass turns a video that failed before its first frame into its `sources` row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+
+import pyarrow as pa
+
+from motivnet_serve.cli.collection import source_limits
+from motivnet_serve.pipelines.collection.sources import list_sources
+from motivnet_serve.pipelines.collection.stages import END, decoded, tracked
+from motivnet_serve.settings import Settings
+from tests.clips import group_clip
+
+LIMITS = source_limits(Settings())
+MODEL = {"model": "mini-xception", "checkpoint_sha256": "0" * 64}
+LABELS = ["Anger", "Disgust", "Fear", "Happiness", "Neutral", "Sadness", "Surprise"]
+
+
+def items(folder):
+    return [{"uri": source.uri, "source": pickle.dumps(source)} for source in list_sources([str(folder)])]
+
+
+def test_a_video_becomes_its_sampled_frames_in_order_then_its_end(tmp_path):
+    clip = group_clip(seconds=1.0, size=(160, 96))
+    (tmp_path / "clip.mp4").write_bytes(clip)
+    (item,) = items(tmp_path)
+    rows = list(decoded(item, limits=LIMITS, fps=5.0))
+    frames, end = rows[:-1], rows[-1]
+    assert [row["kind"] for row in frames] == ["frame"] * 5
+    assert [row["time_ms"] for row in frames] == [0.0, 200.0, 400.0, 600.0, 800.0]
+    assert all(len(row["pixels"]) == row["height"] * row["width"] * 3 == 96 * 160 * 3 for row in frames)
+    assert (end["kind"], end["order"]) == ("end", END)
+    answer = json.loads(end["answer"])
+    assert answer["error"] is None
+    assert answer["sha256"] == hashlib.sha256(clip).hexdigest()
+
+
+def test_photos_go_whole_and_a_broken_video_ends_at_once_with_its_error(tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(b"not really a photo")
+    (tmp_path / "broken.mp4").write_bytes(group_clip(seconds=1.0)[:2000])
+    broken, photo = (list(decoded(item, limits=LIMITS, fps=5.0)) for item in items(tmp_path))
+    assert [(row["kind"], row["order"]) for row in photo] == [("whole", -1)]
+    ((kind, answer),) = [(row["kind"], json.loads(row["answer"])) for row in broken]
+    assert kind == "end"
+    assert answer["error"][0] == "corrupt_video"
+
+
+def test_a_video_that_fails_before_its_first_frame_is_one_failed_source(tmp_path):
+    (tmp_path / "broken.mp4").write_bytes(group_clip(seconds=1.0)[:2000])
+    (item,) = items(tmp_path)
+    (end,) = decoded(item, limits=LIMITS, fps=5.0)
+    end["answer"] = json.dumps(json.loads(end["answer"]) | {"labels": LABELS, "model": MODEL, "min_score": 0.5})
+    (result,) = tracked(pa.Table.from_pylist([end]), fps=5.0).to_pylist()
+    rows = json.loads(result["rows"])
+    assert (rows["faces"], rows["tracks"]) == ([], [])
+    source = rows["source"]
+    assert (source["status"], source["error_code"], source["frames"], source["faces"]) == (
+        "failed",
+        "corrupt_video",
+        0,
+        0,
+    )
+    assert source["model"] == MODEL["model"]
