@@ -27,9 +27,9 @@ from motivnet_serve.cli.collection import analyze
 from motivnet_serve.pipelines.collection.job import JobOptions
 from motivnet_serve.pipelines.collection.rows import AnalyzeOptions
 from motivnet_serve.pipelines.collection.stages import RayOptions
-from motivnet_serve.settings import Settings
+from motivnet_serve.settings import LimitOptions, Settings
 
-VIDEOS_AT_ONCE = Settings.model_fields["max_videos_in_flight"].default
+VIDEOS_AT_ONCE = LimitOptions.model_fields["max_videos_in_flight"].default
 
 
 @dataclass
