@@ -47,12 +47,18 @@ def export(revision: str, into: Path) -> Path:
     return folder
 
 
+def package_of(root: Path) -> str:
+    """The revision's package: `motivnet_serve`, or `service` before the layout moved (so a comparison can
+    reach back across the move)."""
+    return "motivnet_serve" if (root / "motivnet_serve").is_dir() else "service"
+
+
 def measure_round(
     revisions: list[RevisionRuns], options: list[str], env: dict[str, str], load: dict, startup_timeout: float
 ) -> None:
     """One server run per revision, in the order given, each loaded the same way (`load`: measure's kwargs)."""
     for revision in revisions:
-        with ServerProcess(*options, env=env, root=revision.root) as server:
+        with ServerProcess(*options, module=package_of(revision.root), env=env, root=revision.root) as server:
             server.wait_ready(startup_timeout)
             revision.runs.append(asyncio.run(measure(server.url, **load)))
 
