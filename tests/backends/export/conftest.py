@@ -24,5 +24,7 @@ def face_photos() -> list[torch.Tensor]:
 def face_crops(bundled_weights: Path, face_photos: list[torch.Tensor]) -> list[torch.Tensor]:
     """Every face the bundled detector finds (8 in these photos), cut with the service's default crop rule."""
     settings = Settings.from_flat(detector="retinaface-mobilenet", model_store=bundled_weights)
-    finder = build_finder(settings, torch.device("cpu"), (1024, 768))  # crops as large as MotivNet keeps them
+    finder = build_finder(
+        settings.detector, settings.model_store, torch.device("cpu"), (1024, 768)
+    )  # crops as large as MotivNet keeps them
     return [crop for found in finder.find(face_photos) for _, crop in found]
