@@ -6,6 +6,9 @@ Both formats keep the picture's size in an `ispe` box of the container; a bomb i
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -41,6 +44,23 @@ def heic_10bit(rgb16: np.ndarray) -> bytes:
 
 def avif_10bit(rgb16: np.ndarray) -> bytes:
     """A 10-bit AVIF of an HxWx3 uint16 picture, through FFmpeg's SVT-AV1 and AVIF muxer (PyAV's wheel)."""
+    with scheduling_kept():
+        return _svt_avif(rgb16)
+
+
+@contextmanager
+def scheduling_kept() -> Iterator[None]:
+    """SVT-AV1, run as root, switches the calling thread to SCHED_FIFO priority 99 and leaves it so; everything
+    the test process starts afterwards inherits it (dockerd then cannot put runc into a container's cgroup:
+    "unable to apply cgroup configuration"). The thread's policy is put back when the encoder is done."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
+def _svt_avif(rgb16: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="avif") as out:
         stream = out.add_stream("libsvtav1", rate=1)
