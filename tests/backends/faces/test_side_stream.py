@@ -44,7 +44,7 @@ def test_crops_from_the_side_stream_equal_the_default_stream_s_while_it_is_busy(
     assert finder.side_stream.stream is not None
     photo = photos["multi_face.jpg"]
     with torch.cuda.stream(torch.cuda.default_stream(device)):
-        expected = [crop.clone() for _, crop in finder._find([photo])[0]]
+        expected = [crop.clone() for _, crop in finder._find(detector, [photo])[0]]
     busy = torch.randn(4096, 4096, device=device)
     for _ in range(20):
         busy = busy @ busy / 64  # keeps the default stream occupied while the side stream works
