@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bench.load import LoadResult, measure
-from bench.otlp_receiver import otlp_receiver, tracing_env
 from bench.server_process import ServerProcess
 from motivnet_serve.core import tracing
 
@@ -41,7 +40,10 @@ class Setting:
 
 def measure_tracing(options: list[str], load: dict, rounds: int, startup_timeout: float) -> tuple[list[Setting], int]:
     """Runs per setting, off first in each round, and how many exports the receiver took (0 would mean the
-    'on' servers never traced, and the comparison would be void)."""
+    'on' servers never traced, and the comparison would be void). The receiver needs the otel extra, so it is
+    imported here: every other `python -m bench` command runs without it (the GPU image has no OTLP protos)."""
+    from bench.otlp_receiver import otlp_receiver, tracing_env
+
     with otlp_receiver(decode_spans=False) as (receiver, endpoint):
         settings = [Setting("tracing off", {}), Setting("tracing on", tracing_env(endpoint, schedule_delay_ms=None))]
         for _ in range(rounds):
