@@ -27,6 +27,9 @@ NETWORK_CODE = ("torch", f"{PACKAGE}.backends")
 WITHOUT_SETTINGS = ("pipelines",)
 """Layers handed the few values they use by the composition roots (create_app, the CLI), never `Settings`;
 they may not import the settings module at all, not even for type hints."""
+WITHOUT_WHOLE_SETTINGS = ("core", "backends")
+"""Layers that may read a settings group (`CompileOptions`, `DetectorOptions`) or a word list, but never the
+whole `Settings`: the engine is started with `EngineOptions`, built by the composition roots."""
 
 
 def module_name(path: Path) -> str:
@@ -125,6 +128,21 @@ def settings_readers(graph: dict[str, set[str]]) -> list[str]:
     ]
 
 
+def whole_settings_readers(sources: dict[str, str]) -> list[str]:
+    """Every module of a layer in WITHOUT_WHOLE_SETTINGS that names `Settings` from the settings module."""
+    return [
+        module
+        for module, source in sources.items()
+        if layer_of(module) in WITHOUT_WHOLE_SETTINGS
+        and any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == f"{PACKAGE}.settings"
+            and any(alias.name == "Settings" for alias in node.names)
+            for node in ast.walk(ast.parse(source))
+        )
+    ]
+
+
 GRAPH = build_graph(ROOT / PACKAGE)
 
 
@@ -138,6 +156,11 @@ def test_the_pipelines_never_import_the_settings():
         for path in sorted((ROOT / PACKAGE).rglob("*.py"))
     }
     assert settings_readers(every_import) == []
+
+
+def test_the_core_and_backends_never_take_the_whole_settings():
+    sources = {module_name(path): path.read_text() for path in sorted((ROOT / PACKAGE).rglob("*.py"))}
+    assert whole_settings_readers(sources) == []
 
 
 def test_no_import_cycles():
@@ -178,6 +201,15 @@ def test_the_settings_check_catches_a_pipeline_reading_the_settings():
         f"{PACKAGE}.router.limits": {f"{PACKAGE}.settings"},
     }
     assert settings_readers(graph) == [f"{PACKAGE}.pipelines.decode -> {PACKAGE}.settings"]
+
+
+def test_the_whole_settings_check_catches_the_engine_taking_them():
+    sources = {
+        f"{PACKAGE}.core.engine": f"from {PACKAGE}.settings import CompileOptions, Settings\n",
+        f"{PACKAGE}.core.loading": f"from {PACKAGE}.settings import CompileOptions, DetectorOptions\n",
+        f"{PACKAGE}.router.app": f"from {PACKAGE}.settings import Settings\n",
+    }
+    assert whole_settings_readers(sources) == [f"{PACKAGE}.core.engine"]
 
 
 def test_the_cycle_check_catches_a_cycle():

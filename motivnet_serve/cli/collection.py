@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from motivnet_serve.core.engine import Engine
+from motivnet_serve.core.engine_options import EngineOptions
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.pipelines.collection.evaluation import evaluate
 from motivnet_serve.pipelines.collection.heatmap import write_confusion
@@ -22,6 +23,7 @@ from motivnet_serve.pipelines.collection.parts import Output
 from motivnet_serve.pipelines.collection.rows import EngineRecipe, SourceLimits
 from motivnet_serve.pipelines.collection.sources import Source, list_sources
 from motivnet_serve.pipelines.collection.stages import RayOptions
+from motivnet_serve.router.engine_options import engine_options
 from motivnet_serve.router.limits import video_rules
 from motivnet_serve.settings import Settings
 
@@ -79,20 +81,21 @@ async def _run(sources: Sequence[Source], output: Output, job: JobOptions, recip
 
 
 @dataclass(frozen=True)
-class EngineFromSettings:
-    """Starts the server's engine from the settings; a picklable callable, so each Ray actor starts its own.
+class EngineStarter:
+    """Starts the server's engine with these options; a picklable callable, so each Ray actor starts its own.
     Warms up as the server does (`warmup`): a collection is long, and its first sources should not pay for the
     first detection and each batch size's first forward."""
 
-    settings: Settings
+    options: EngineOptions
+    warm: bool
 
     async def __call__(self) -> tuple[Engine, Metrics]:
-        metrics = Metrics(self.settings.max_batch_size)
-        return await Engine.start(self.settings, metrics, warm=self.settings.warmup), metrics
+        metrics = Metrics(self.options.batching.max_batch_size)
+        return await Engine.start(self.options, metrics, warm=self.warm), metrics
 
 
 def recipe(settings: Settings) -> EngineRecipe:
-    return EngineRecipe(EngineFromSettings(settings), source_limits(settings))
+    return EngineRecipe(EngineStarter(engine_options(settings), settings.warmup), source_limits(settings))
 
 
 def source_limits(settings: Settings) -> SourceLimits:

@@ -32,6 +32,7 @@ from motivnet_serve.core.errors import ServiceError
 from motivnet_serve.core.images import Upload, decode_image
 from motivnet_serve.core.loading import build_finder, build_meta_model, build_preprocessor, resolve_model_dir
 from motivnet_serve.core.metrics import Metrics
+from motivnet_serve.router.engine_options import engine_options
 from motivnet_serve.settings import DETECTOR_NAMES, DTYPES, ENV_PREFIX, LOG_FORMATS, LOG_LEVELS, Settings, all_settings
 
 USER_ERRORS = (
@@ -66,7 +67,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> None:
 
 async def _predict_local(paths: list[str], settings: Settings) -> dict[str, Any]:
     """The server's own engine without a server: the same batch limit, failure isolation and checks."""
-    engine = await Engine.start(settings, Metrics(settings.max_batch_size), warm=False)
+    engine = await Engine.start(engine_options(settings), Metrics(settings.max_batch_size), warm=False)
     in_flight = asyncio.Semaphore(IMAGES_IN_FLIGHT)
 
     async def classify(path: str) -> list[dict[str, Any]]:

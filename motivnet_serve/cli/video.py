@@ -17,6 +17,7 @@ from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.pipelines.analysis import VideoAnalysis, VideoOptions
 from motivnet_serve.pipelines.decode import VideoReader
+from motivnet_serve.router.engine_options import engine_options
 from motivnet_serve.router.limits import video_rules
 from motivnet_serve.settings import Settings
 
@@ -38,14 +39,13 @@ async def _offline(args: argparse.Namespace, settings: Settings) -> int:
     """The server's pipeline without a server: the same decoding window, engine limits and tracker. The video
     is opened (and refused, if it must be) before the model loads."""
     options = VideoOptions(fps=args.fps, detect=True, max_faces=None, smoothing=0.0)
-    if args.no_detect:  # no detector is loaded, and every frame is one face
-        settings = settings.but("detector", name="none")
+    settings = settings.offline(detect=not args.no_detect)  # without detection every frame is one face
     status = 0
     with Path(args.video).open("rb") as file:
         rules = video_rules(settings)
         reader = await asyncio.to_thread(VideoReader, file, rules.video)
         metrics = Metrics(settings.max_batch_size)
-        engine = await Engine.start(settings, metrics, warm=False)
+        engine = await Engine.start(engine_options(settings), metrics, warm=False)
         try:
             async for line in VideoAnalysis(engine, reader, options, rules.pacing, metrics).lines():
                 status = _print_line(line, args.json) or status

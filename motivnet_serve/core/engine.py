@@ -28,14 +28,14 @@ from motivnet_serve.core.admission import Admission, Reservation, Sessions
 from motivnet_serve.core.background import run_in_background
 from motivnet_serve.core.batch_step import BatchStep, warmup_sizes
 from motivnet_serve.core.batching import DynamicBatcher, Timing
+from motivnet_serve.core.engine_options import EngineOptions
 from motivnet_serve.core.errors import DeadlineExceededError, ServiceError
 from motivnet_serve.core.fair_executor import FairExecutor
 from motivnet_serve.core.images import Upload, decode_image, image_pixels
 from motivnet_serve.core.loading import acceleration_of, build_finder, load_predictor
 from motivnet_serve.core.metrics import Metrics
-from motivnet_serve.core.results import BatchingInfo, FacePrediction, ModelDescription
+from motivnet_serve.core.results import FacePrediction, ModelDescription
 from motivnet_serve.core.runtime import ThreadPolicy, resolve_detect_workers, use_threads
-from motivnet_serve.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,14 @@ class Engine:
     both serve waiting requests in turns, so a video's frames in flight do not queue ahead of a photo.
     """
 
-    def __init__(self, predictor: Predictor, finder: FaceFinder, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, predictor: Predictor, finder: FaceFinder, options: EngineOptions, metrics: Metrics) -> None:
         self._predictor = predictor
         self._finder = finder
-        self._settings = settings
+        self._batching = options.batching
+        self._max_image_pixels = options.limits.max_image_pixels
         self._metrics = metrics
         device = torch.device(predictor.info.device)
-        workers = resolve_detect_workers(settings.detector.workers, device)
+        workers = resolve_detect_workers(options.model.detector.workers, device)
         self._threads = ThreadPolicy.for_cpu(workers) if device.type == "cpu" else None
         self._step = BatchStep(predictor, self._forward_threads if self._threads else None)
         on_start = partial(use_threads, self._threads.detect_threads) if self._threads else _keep_threads
@@ -94,42 +95,40 @@ class Engine:
         log.info(self._threads.describe() if self._threads else f"faces found on {workers} thread(s)")
         self._batcher = DynamicBatcher(
             self._step,
-            max_batch_size=settings.max_batch_size,
-            max_batch_delay_s=settings.max_batch_delay_ms / 1000,
-            max_queue_size=settings.max_queue_size,
+            max_batch_size=options.batching.max_batch_size,
+            max_batch_delay_s=options.batching.max_batch_delay_ms / 1000,
+            max_queue_size=options.batching.max_queue_size,
             observer=metrics,
             wait_only_for_incoming=True,
         )
+        limits = options.limits
         self._admission = Admission(
-            max_requests=settings.limits.max_requests_in_flight,
-            max_waiting=settings.max_queue_size,
-            max_request_pixels=settings.limits.max_request_pixels,
-            max_pixels=settings.limits.max_pixels_in_flight,
-            wait_s=settings.limits.admission_wait_ms / 1000,
+            max_requests=limits.max_requests_in_flight,
+            max_waiting=limits.max_waiting,
+            max_request_pixels=limits.max_request_pixels,
+            max_pixels=limits.max_pixels_in_flight,
+            wait_s=limits.admission_wait_ms / 1000,
             observer=metrics,
         )
         self._sessions = {
-            "video": Sessions("videos", settings.limits.max_videos_in_flight, metrics, metrics.videos_active.set),
-            "stream": Sessions("streams", settings.limits.max_streams, metrics, metrics.streams_active.set),
+            "video": Sessions("videos", limits.max_videos_in_flight, metrics, metrics.videos_active.set),
+            "stream": Sessions("streams", limits.max_streams, metrics, metrics.streams_active.set),
         }
         metrics.watch_device(device)
 
     @classmethod
-    async def start(cls, settings: Settings, metrics: Metrics, *, warm: bool) -> Engine:
+    async def start(cls, options: EngineOptions, metrics: Metrics, *, warm: bool) -> Engine:
         """Loads the model and its detector off the event loop, warms both when asked, starts the batcher."""
         started = time.perf_counter()
+        model = options.model
+        acceleration = acceleration_of(model.compile)
         predictor = await asyncio.to_thread(
-            load_predictor,
-            settings.model_dir,
-            settings.model_store,
-            settings.device,
-            settings.dtype,
-            acceleration_of(settings.compile),
+            load_predictor, model.model_dir, model.model_store, model.device, model.dtype, acceleration
         )
         device = torch.device(predictor.info.device)
         input_hw = predictor.info.architecture["input_hw"]
-        finder = await asyncio.to_thread(build_finder, settings.detector, settings.model_store, device, input_hw)
-        engine = cls(predictor, finder, settings, metrics)
+        finder = await asyncio.to_thread(build_finder, model.detector, model.model_store, device, input_hw)
+        engine = cls(predictor, finder, options, metrics)
         if warm:
             await asyncio.to_thread(engine._warmup)
         await engine._batcher.start()
@@ -142,13 +141,8 @@ class Engine:
         return self._batcher.accepting
 
     def describe(self) -> ModelDescription:
-        batching = BatchingInfo(
-            max_batch_size=self._settings.max_batch_size,
-            max_batch_delay_ms=self._settings.max_batch_delay_ms,
-            max_queue_size=self._settings.max_queue_size,
-            request_timeout_ms=self._settings.request_timeout_ms,
-        )
-        return ModelDescription(**self._predictor.info.model_dump(), detector=self._finder.name, batching=batching)
+        info = self._predictor.info.model_dump()
+        return ModelDescription(**info, detector=self._finder.name, batching=self._batching)
 
     def admit(self, deadline: float) -> AbstractAsyncContextManager[None]:
         """A request in flight for the block (enter it before reading the body); at the cap it waits in line
@@ -261,7 +255,7 @@ class Engine:
 
     def _pixels(self, images: Sequence[ImageInput]) -> list[int]:
         """Width x height of each image, from the headers of uploads (no pixel decoded yet)."""
-        limit = self._settings.limits.max_image_pixels
+        limit = self._max_image_pixels
         return [
             image.shape[0] * image.shape[1] if isinstance(image, torch.Tensor) else _named(image, image_pixels, limit)
             for image in images
@@ -272,7 +266,7 @@ class Engine:
             return await self._off_loop(self._on_thread(self._decode, image))
 
     def _decode(self, image: Upload) -> torch.Tensor:
-        return _named(image, decode_image, self._settings.limits.max_image_pixels)
+        return _named(image, decode_image, self._max_image_pixels)
 
     def _find_faces(self, image: torch.Tensor, detect: bool) -> list[FoundFace]:
         return (self._finder.find if detect else self._finder.whole)([image])[0]
@@ -306,7 +300,7 @@ class Engine:
     def _warmup(self) -> None:
         """A detection and a forward at each batch size before the first request meets them."""
         self._finder.warmup()
-        seconds = self._step.warmup(warmup_sizes(self._settings.max_batch_size))
+        seconds = self._step.warmup(warmup_sizes(self._batching.max_batch_size))
         log.info("warmed up in %.1f s", seconds)
 
 

@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from motivnet_serve.core.engine import Engine
 from motivnet_serve.core.metrics import Metrics
 from motivnet_serve.router.access import ApiKeyMiddleware
+from motivnet_serve.router.engine_options import engine_options
 from motivnet_serve.router.errors import install_error_handlers
 from motivnet_serve.router.headers import NoSniffMiddleware
 from motivnet_serve.router.internal_errors import InternalErrorMiddleware
@@ -43,7 +44,7 @@ async def start_engine(state: ServiceState, settings: Settings) -> None:
     """Load, warm up, start the batcher; only then is the service ready."""
     start = time.perf_counter()
     try:
-        engine = await Engine.start(settings, state.metrics, warm=settings.warmup)
+        engine = await Engine.start(engine_options(settings), state.metrics, warm=settings.warmup)
     except Exception as exc:  # noqa: BLE001 - reported through /health/ready and the log; answers never show paths
         state.load_error = f"{type(exc).__name__}; the server log has the details"
         log.error("model failed to load: %s", exc)

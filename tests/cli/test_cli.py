@@ -164,3 +164,15 @@ def test_predict_video_when_the_person_walks_out_shows_every_frame_and_the_summa
     assert all(line.endswith(": no face") for line in frames[5:])
     assert "model: mini-xception-fer2013, 10 frames, 2.0 s" in lines
     assert any(line.startswith("track 1: ") and "over 5 frames, 0.0-0.8 s" in line for line in lines)
+
+
+def test_predict_video_without_detection_answers_every_frame_as_one_face(tmp_path, bundled_weights):
+    """`--no-detect` loads no detector (`Settings.offline`, as predict and analyze): each frame, with a person
+    or without, is one face covering the whole frame."""
+    clip = tmp_path / "walks_out.mp4"
+    clip.write_bytes(encode([frame(ONE)] * 10 + [frame(())] * 10, rate=RATE))
+    result = run_cli("predict-video", "--model-dir", str(bundled_weights / "mini-xception"), "--no-detect", str(clip))
+    assert result.returncode == 0, result.stderr
+    frames = [line for line in result.stdout.splitlines() if line.startswith("frame ")]
+    assert len(frames) == 10
+    assert all("#1 " in line and "no face" not in line for line in frames)

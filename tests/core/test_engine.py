@@ -11,6 +11,7 @@ import pytest
 from motivnet_serve.core.engine import Classified, Engine
 from motivnet_serve.core.errors import NotReadyError
 from motivnet_serve.core.metrics import Metrics
+from motivnet_serve.router.engine_options import engine_options
 from motivnet_serve.settings import Settings
 from tests.conftest import ROOT
 from tests.photos import load_photo, photo_paths
@@ -21,7 +22,7 @@ SETTINGS = Settings(
 
 
 async def _started() -> Engine:
-    return await Engine.start(SETTINGS, Metrics(SETTINGS.max_batch_size), warm=False)
+    return await Engine.start(engine_options(SETTINGS), Metrics(SETTINGS.max_batch_size), warm=False)
 
 
 def test_background_detection_answers_exactly_as_foreground():
