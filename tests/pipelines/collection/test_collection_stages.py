@@ -7,8 +7,6 @@ import hashlib
 import json
 import pickle
 
-import pyarrow as pa
-
 from motivnet_serve.cli.collection import source_limits
 from motivnet_serve.pipelines.collection.sources import list_sources
 from motivnet_serve.pipelines.collection.stages import END, decoded, tracked
@@ -54,10 +52,9 @@ def test_a_video_that_fails_before_its_first_frame_is_one_failed_source(tmp_path
     (item,) = items(tmp_path)
     (end,) = decoded(item, limits=LIMITS, fps=5.0)
     end["answer"] = json.dumps(json.loads(end["answer"]) | {"labels": LABELS, "model": MODEL, "min_score": 0.5})
-    (result,) = tracked(pa.Table.from_pylist([end]), fps=5.0).to_pylist()
-    rows = json.loads(result["rows"])
-    assert (rows["faces"], rows["tracks"]) == ([], [])
-    source = rows["source"]
+    rows = tracked([end], fps=5.0)
+    assert (rows.faces, rows.tracks) == ([], [])
+    source = rows.source
     assert (source["status"], source["error_code"], source["frames"], source["faces"]) == (
         "failed",
         "corrupt_video",
