@@ -33,8 +33,10 @@ from motivnet_serve.pipelines.collection.stages import Classifier, Gathered, Ray
 ROUND_SOURCES = 1024
 """Sources per pipeline run: bounds the listing that one run holds (in the driver and the object store), at
 the price of starting the actors (loading the model) once per round."""
-FRAMES_PER_CALL = 16
-"""Rows an actor takes at once: enough frames to fill the engine's batches, few enough to keep every actor fed."""
+FRAMES_PER_CALL = 64
+"""Rows an actor takes at once (and photos to a block): enough frames to fill the engine's batches several
+times over, since the engine drains between two calls (16 gave 20.4 s for 1000 photos on 2 cores, 64 gave 19.3 s);
+few enough to keep every actor fed (a collection spreads over at most one actor per 64 photos)."""
 
 
 def run_on_ray(
