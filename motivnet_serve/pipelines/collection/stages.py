@@ -6,8 +6,11 @@ that Ray Data can place them anywhere; nothing here imports ray (`cluster` wires
    `whole` row, analysed as the local job does it.
 2. `Classifier` (an actor that holds one engine): each frame's faces, detected and classified; each `whole`
    source through the local job's `SourceAnalyzer`. Frames of one video reach many actors.
-3. `tracked` (one call per source, its rows in frame order): the video's frames through the same tracker as
-   `/v1/video`, then the local job's own row maker, so the tables come out as the local run writes them.
+3. `Gathered` (the grouped pass, in the driver, as the actors' rows come back): each source's rows gathered
+   until it is whole (its `end` row and as many frames as that row counts), then `tracked`: the video's frames
+   in frame order through the same tracker as `/v1/video`, then the local job's own row maker, so the tables
+   come out as the local run writes them. A source is tracked as soon as its last row is classified, not
+   after a cluster-wide shuffle of every row (which cost 4-6 s of a 22 s run on 2 cores, docs/performance.md).
 
 Rows travel between stages with the same columns whatever their kind (a column store needs one type per
 column): `uri`, `kind` (`frame`, `end`, `whole`), `order` (the frame's index; -1 for a whole source, after
@@ -82,7 +85,7 @@ def decoded(item: dict[str, Any], *, limits: SourceLimits, fps: float) -> Iterat
         yield row(item["source"], source.uri, "whole", -1, {})
         return
     started = time.monotonic()
-    end: dict[str, Any] = {"error": None}
+    end: dict[str, Any] = {"error": None, "frames": 0}
     try:
         end["sha256"], file = open_video(source, limits.video_bytes)
         with file:
@@ -93,6 +96,7 @@ def decoded(item: dict[str, Any], *, limits: SourceLimits, fps: float) -> Iterat
                     height, width = frame.pixels.shape[:2]
                     pixels = frame.pixels.numpy().tobytes()
                     shape = {"height": height, "width": width, "pixels": pixels}
+                    end["frames"] += 1
                     yield row(item["source"], source.uri, "frame", frame.index, {}, time_ms=frame.time_ms, **shape)
             finally:
                 reader.close()
@@ -164,17 +168,33 @@ class Classifier:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
 
-def tracked(group: pa.Table, *, fps: float) -> pa.Table:
-    """One source's rows, in frame order, as its `SourceRows` (JSON in `rows`): the tables' rows for it."""
-    rows = sorted(group.to_pylist(), key=lambda item: item["order"])
+class Gathered:
+    """The grouped pass: the classified rows of many sources, in any order and from any actor, gathered per
+    source until it is whole. A row that comes back twice (a task Ray ran again) is counted once, by its order."""
+
+    def __init__(self, fps: float) -> None:
+        self._fps = fps
+        self._rows: dict[str, dict[int, dict[str, Any]]] = {}
+
+    def take(self, item: dict[str, Any]) -> SourceRows | None:
+        """The source's rows once `item` completes it; None while some of its rows are still on the cluster."""
+        rows = self._rows.setdefault(item["uri"], {})
+        rows[item["order"]] = item
+        end = rows.get(END)
+        if item["kind"] != "whole" and (end is None or len(rows) <= json.loads(end["answer"])["frames"]):
+            return None
+        del self._rows[item["uri"]]
+        return tracked(list(rows.values()), fps=self._fps)
+
+
+def tracked(group: list[dict[str, Any]], *, fps: float) -> SourceRows:
+    """One source's rows (any order) as its `SourceRows`: the tables' rows for it."""
+    rows = sorted(group, key=lambda item: item["order"])
     first = rows[0]
     if first["kind"] == "whole":
         result = json.loads(first["answer"])
-        made = SourceRows(result["source"], result["faces"], result["tracks"])
-    else:
-        made = _video_rows(pickle.loads(first["source"]), rows, fps)
-    rows_json = json.dumps({"source": made.source, "faces": made.faces, "tracks": made.tracks})
-    return pa.table({"uri": [first["uri"]], "rows": [rows_json]})
+        return SourceRows(result["source"], result["faces"], result["tracks"])
+    return _video_rows(pickle.loads(first["source"]), rows, fps)
 
 
 def _video_rows(source: Source, rows: list[dict[str, Any]], fps: float) -> SourceRows:

@@ -1,5 +1,6 @@
 """The cluster's stages as plain functions, without a cluster: what decoding hands on for each kind of source,
-and how the tracking pass turns a video that failed before its first frame into its `sources` row."""
+how the grouped pass gathers a source's rows in any order (each once) before tracking it, and how the tracking
+turns a video that failed before its first frame into its `sources` row."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import hashlib
 import json
 import pickle
 
-import pyarrow as pa
-
 from motivnet_serve.cli.collection import source_limits
+from motivnet_serve.pipelines.collection.parts import SourceRows
 from motivnet_serve.pipelines.collection.sources import list_sources
-from motivnet_serve.pipelines.collection.stages import END, decoded, tracked
+from motivnet_serve.pipelines.collection.stages import END, Gathered, decoded, tracked
 from motivnet_serve.settings import Settings
 from tests.clips import group_clip
 
@@ -54,10 +54,9 @@ def test_a_video_that_fails_before_its_first_frame_is_one_failed_source(tmp_path
     (item,) = items(tmp_path)
     (end,) = decoded(item, limits=LIMITS, fps=5.0)
     end["answer"] = json.dumps(json.loads(end["answer"]) | {"labels": LABELS, "model": MODEL, "min_score": 0.5})
-    (result,) = tracked(pa.Table.from_pylist([end]), fps=5.0).to_pylist()
-    rows = json.loads(result["rows"])
-    assert (rows["faces"], rows["tracks"]) == ([], [])
-    source = rows["source"]
+    rows = tracked([end], fps=5.0)
+    assert (rows.faces, rows.tracks) == ([], [])
+    source = rows.source
     assert (source["status"], source["error_code"], source["frames"], source["faces"]) == (
         "failed",
         "corrupt_video",
@@ -65,3 +64,22 @@ def test_a_video_that_fails_before_its_first_frame_is_one_failed_source(tmp_path
         0,
     )
     assert source["model"] == MODEL["model"]
+
+
+def test_the_grouped_pass_tracks_a_video_once_its_last_row_is_back_in_any_order_each_frame_once(tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(group_clip(seconds=1.0, size=(160, 96)))
+    (tmp_path / "photo.jpg").write_bytes(b"not really a photo")
+    video, photo = (list(decoded(item, limits=LIMITS, fps=5.0)) for item in items(tmp_path))
+    *frames, end = video
+    end["answer"] = json.dumps(json.loads(end["answer"]) | {"labels": LABELS, "model": MODEL, "min_score": 0.5})
+    for frame in frames:
+        frame["answer"] = json.dumps({"faces": [], "seconds": 0.01})
+    photo[0]["answer"] = json.dumps({"source": {"source": photo[0]["uri"]}, "faces": [], "tracks": []})
+    gathered = Gathered(fps=5.0)
+    arriving = [frames[3], end, frames[0], frames[3], frames[1], *photo, frames[4]]  # a frame sent twice
+    assert [gathered.take(item) for item in arriving] == [None] * 5 + [
+        SourceRows({"source": photo[0]["uri"]}, [], [])
+    ] + [None]
+    video_rows = gathered.take(frames[2])
+    assert video_rows is not None
+    assert (video_rows.source["status"], video_rows.source["frames"]) == ("ok", 5)
