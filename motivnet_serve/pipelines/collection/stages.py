@@ -170,20 +170,25 @@ class Classifier:
 
 class Gathered:
     """The grouped pass: the classified rows of many sources, in any order and from any actor, gathered per
-    source until it is whole. A row that comes back twice (a task Ray ran again) is counted once, by its order."""
+    source until it is whole. A row that comes back twice (a task Ray ran again) is counted once, by its order,
+    and one that comes back after its source was handed on is dropped (it would wait forever for the rest)."""
 
     def __init__(self, fps: float) -> None:
         self._fps = fps
         self._rows: dict[str, dict[int, dict[str, Any]]] = {}
+        self._done: set[str] = set()
 
     def take(self, item: dict[str, Any]) -> SourceRows | None:
         """The source's rows once `item` completes it; None while some of its rows are still on the cluster."""
+        if item["uri"] in self._done:
+            return None
         rows = self._rows.setdefault(item["uri"], {})
         rows[item["order"]] = item
         end = rows.get(END)
         if item["kind"] != "whole" and (end is None or len(rows) <= json.loads(end["answer"])["frames"]):
             return None
         del self._rows[item["uri"]]
+        self._done.add(item["uri"])
         return tracked(list(rows.values()), fps=self._fps)
 
 

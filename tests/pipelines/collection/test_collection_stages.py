@@ -83,3 +83,7 @@ def test_the_grouped_pass_tracks_a_video_once_its_last_row_is_back_in_any_order_
     video_rows = gathered.take(frames[2])
     assert video_rows is not None
     assert (video_rows.source["status"], video_rows.source["frames"]) == ("ok", 5)
+    assert video_rows.source["faces"] == 0
+    late = [frames[0], end, *photo]  # rows of tasks Ray ran again after their sources were handed on
+    assert [gathered.take(item) for item in late] == [None, None, None]
+    assert gathered._rows == {}
