@@ -104,7 +104,7 @@ class Engine:
         limits = options.limits
         self._admission = Admission(
             max_requests=limits.max_requests_in_flight,
-            max_waiting=limits.max_waiting,
+            max_waiting=options.batching.max_queue_size,
             max_request_pixels=limits.max_request_pixels,
             max_pixels=limits.max_pixels_in_flight,
             wait_s=limits.admission_wait_ms / 1000,

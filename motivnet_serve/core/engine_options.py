@@ -28,10 +28,10 @@ class ModelToLoad:
 
 @dataclass(frozen=True)
 class EngineLimits:
-    """The engine's admission and session caps, and the largest image it decodes."""
+    """The engine's admission and session caps, and the largest image it decodes (the line of requests waiting
+    for a slot is as long as the batcher's queue, `BatchingInfo.max_queue_size`)."""
 
     max_requests_in_flight: int
-    max_waiting: int
     max_request_pixels: int
     max_pixels_in_flight: int
     admission_wait_ms: float

@@ -27,7 +27,6 @@ def engine_options(settings: Settings) -> EngineOptions:
         ),
         limits=EngineLimits(
             max_requests_in_flight=limits.max_requests_in_flight,
-            max_waiting=settings.max_queue_size,
             max_request_pixels=limits.max_request_pixels,
             max_pixels_in_flight=limits.max_pixels_in_flight,
             admission_wait_ms=limits.admission_wait_ms,

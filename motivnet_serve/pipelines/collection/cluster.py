@@ -28,7 +28,7 @@ from motivnet_serve.pipelines.collection.job import JobOptions, Summary, resume
 from motivnet_serve.pipelines.collection.parts import Output, SourceRows
 from motivnet_serve.pipelines.collection.rows import EngineRecipe
 from motivnet_serve.pipelines.collection.sources import Source
-from motivnet_serve.pipelines.collection.stages import Classifier, Gathered, RayOptions, decoded
+from motivnet_serve.pipelines.collection.stages import Classifier, Gathered, RayOptions, decoded, row
 
 ROUND_SOURCES = 1024
 """Sources per pipeline run: bounds the listing that one run holds (in the driver and the object store), at
@@ -92,7 +92,7 @@ def _listed(todo: Sequence[Source], engine: EngineRecipe, fps: float) -> ray.dat
         if source.kind == "video":
             videos.append(item)
         else:
-            others.extend(decoded(item, limits=engine.limits, fps=fps))
+            others.append(row(item["source"], source.uri, "whole", -1, {}))
     parts: list[ray.data.Dataset] = []
     if videos:
         frames = ray.data.from_items(videos, override_num_blocks=len(videos))
