@@ -5,6 +5,9 @@ Keys are `MOTIVNET_API_KEYS`, sent as `Authorization: Bearer <key>` (and `?acces
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from selenium.webdriver.common.keys import Keys
 
@@ -16,6 +19,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 KEY = "page-test-key"
 
 
+@contextmanager
+def slow_network(driver, latency_ms: int) -> Iterator[None]:
+    """Chromium's own network emulation, so that a reply is still on its way while the page is read."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    conditions = {"offline": False, "downloadThroughput": -1, "uploadThroughput": -1}
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {**conditions, "latency": latency_ms})
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {**conditions, "latency": 0})
+
+
 def test_the_page_asks_for_a_key_keeps_it_and_works_with_it(open_browser, group_photo, bundled_weights, monkeypatch):
     monkeypatch.setenv("MOTIVNET_API_KEYS", KEY)
     with ServerProcess("--model-dir", str(bundled_weights / "mini-xception")) as server:
@@ -25,8 +40,10 @@ def test_the_page_asks_for_a_key_keeps_it_and_works_with_it(open_browser, group_
         shown = wait_for(driver, f"{VISIBLE_ERROR} || ({MODEL_SHOWN} && 'the model')", error_fails=False)
         assert shown != "the model", "no key given, yet /v1/models answered"
         field = driver.find_element("id", "api-key")
-        field.send_keys(KEY, Keys.TAB)
-        wait_for(driver, MODEL_SHOWN)
+        with slow_network(driver, latency_ms=500):  # the answer to the new key cannot be back before we look
+            field.send_keys(KEY, Keys.TAB)
+            assert driver.execute_script(f"return {VISIBLE_ERROR}") is None, "a new key leaves the old refusal"
+            wait_for(driver, MODEL_SHOWN)
         assert driver.execute_script("return sessionStorage.getItem('motivnet-api-key')") == KEY
         driver.find_element("id", "photo-input").send_keys(str(group_photo))
         wait_for(driver, "document.querySelectorAll('.face-box').length === 5")

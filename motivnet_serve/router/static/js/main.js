@@ -33,11 +33,14 @@ function showMode(mode) {
   if (mode !== "webcam") stopWebcam();
 }
 
-// The key lives in this tab's session storage only, and is sent with every request.
+// The key lives in this tab's session storage only, and is sent with every request. A new key takes back
+// what the old one was told at once: the refusal stays on the page only if the new key is refused too.
 function setUpKey() {
   $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
   $("api-key").addEventListener("change", () => {
     sessionStorage.setItem(KEY_STORE, apiKey());
+    clearError();
+    $("model").textContent = "checking the key…";
     guarded(loadModel)();
   });
 }
