@@ -52,6 +52,11 @@ def frozen_on_cpu(
         if fixed_size:
             warnings.simplefilter("ignore", TracerWarning)
         network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # (untyped in torch)
-        traced = torch.jit.trace(ChannelsLastInput(network).eval(), example)  # type: ignore[no-untyped-call]
+        # check_trace=False: the check traces a second time and compares with `assert_close`, whose import of
+        # torch.distributed.tensor alone took 0.8 s, 1.6 s of every start for two networks; the parity tests
+        # compare the frozen graphs with the eager networks instead.
+        traced = torch.jit.trace(  # type: ignore[no-untyped-call]
+            ChannelsLastInput(network).eval(), example, check_trace=False
+        )
         frozen: nn.Module = torch.jit.freeze(traced)
     return frozen
