@@ -32,8 +32,9 @@ from motivnet_serve.pipelines.collection.stages import Classifier, Gathered, Ray
 
 ROUND_SOURCES = 16384
 """Sources per pipeline run: bounds the listing that one run holds (about 10 MB of rows in the driver and the
-object store), at the price of starting the actors once per round: 4-5 s on 2 cores (process, imports, model),
-which with 1024 a round was a quarter of a photo collection's time, and is 2% of 16384 photos' at 74/s."""
+object store), at the price of starting the actors once per round: 4-5 s on 2 cores (process, imports, model).
+Rounds of 1,024 started them three times for 3,000 photos, a quarter of the job; one start is 2% of 16,384
+photos at 74/s."""
 FRAMES_PER_CALL = 64
 """Rows an actor takes at once (and photos to a block): enough frames to fill the engine's batches several
 times over, since the engine drains between two calls (16 gave 20.4 s for 1000 photos on 2 cores, 64 gave 19.3 s);
