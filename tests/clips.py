@@ -73,16 +73,29 @@ def rotated_mov(clip: bytes, degrees_clockwise: int = 90) -> bytes:
     return bytes(data)
 
 
-def audio_only() -> bytes:
+def audio_only(cover: np.ndarray | None = None) -> bytes:
+    """One second of silence in MP4; with `cover` (HxWx3 uint8) also its artwork, as music and podcast files
+    carry it: FFmpeg lists artwork as a one-picture video stream marked `attached_pic`."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as output:
         stream = output.add_stream("aac", rate=16000)
+        if cover is not None:
+            _add_artwork(output, cover)
         samples = np.zeros((1, 16000), dtype=np.float32)
         frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
         frame.sample_rate = 16000
         for packet in [*stream.encode(frame), *stream.encode()]:
             output.mux(packet)
     return buffer.getvalue()
+
+
+def _add_artwork(output: av.container.OutputContainer, cover: np.ndarray) -> None:
+    artwork = output.add_stream("mjpeg", rate=1)
+    artwork.height, artwork.width = cover.shape[:2]
+    artwork.pix_fmt = "yuvj420p"
+    artwork.disposition = av.stream.Disposition.attached_pic
+    for packet in [*artwork.encode(av.VideoFrame.from_ndarray(cover, format="rgb24")), *artwork.encode()]:
+        output.mux(packet)
 
 
 def declared_long(hours: float) -> bytes:

@@ -146,9 +146,12 @@ def _open(file: BinaryIO) -> av.container.InputContainer:
 
 
 def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
-    if not container.streams.video:
-        raise UnsupportedVideoError("the file has no video stream (audio only?); send a video")
-    return container.streams.video[0]
+    """The first moving picture. Artwork (a music or podcast file's cover, marked `attached_pic`) is one still
+    that FFmpeg lists as a video stream: taken as the video, it was analysed, then blamed as cut short."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise UnsupportedVideoError("the file has no video stream (audio only?); send a video")
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:

@@ -119,10 +119,12 @@ async def test_other_containers_and_codecs(container, codec, pix_fmt):
 
 
 async def test_bad_videos_get_clean_4xx(clip):
+    cover = load_photo(photo_paths()["single_face.jpg"]).numpy()  # a face, so artwork taken as video shows
     cases = {
         "text": (b"just some notes, not a video\n" * 20, 415, "unsupported_video"),
         "truncated": (clip[: len(clip) // 2], 422, "corrupt_video"),
         "audio only": (audio_only(), 415, "unsupported_video"),
+        "audio with cover art": (audio_only(cover=cover), 415, "unsupported_video"),
         "zero bytes": (b"", 400, "no_video"),
         "8K": (declared_size(7680, 4320), 413, "frame_too_large"),
         "1x1": (encode([np.full((1, 1, 3), 128, np.uint8)] * 3, pix_fmt="yuv444p"), 422, "frame_too_small"),
