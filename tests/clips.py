@@ -57,6 +57,23 @@ def encode(
     return buffer.getvalue()
 
 
+def held_last(views: list[np.ndarray], rate: int, hold_s: float, container: str = "mp4") -> bytes:
+    """The views at `rate` frames/s, the last one shown `hold_s` seconds more, as screen recorders and
+    variable-frame-rate cameras write a picture that stopped changing: no new frame, one long last frame."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as output:
+        stream = output.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "bf": "0"})
+        stream.height, stream.width = views[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        packets = [packet for view in views for packet in stream.encode(av.VideoFrame.from_ndarray(view, "rgb24"))]
+        packets += stream.encode()
+        last = packets[-1]
+        last.duration = round((1 / rate + hold_s) / last.time_base)
+        for packet in packets:
+            output.mux(packet)
+    return buffer.getvalue()
+
+
 def group_clip(seconds: float = 3.0, rate: int = 25, size: tuple[int, int] = (640, 360), **kwargs) -> bytes:
     """The five-person group photo of `tests.photos`, panned and zoomed, as H.264 MP4 by default."""
     photo = load_photo(photo_paths()["multi_face.jpg"])

@@ -97,31 +97,32 @@ class VideoReader:
         """Every frame the sampler keeps; a decoding failure is `corrupt_video`, however far in it comes."""
         origin: float | None = None
         index = -1
+        end_s = 0.0
         try:
             for frame in self._container.decode(self._stream):
                 index += 1
                 time_s = frame.time if frame.time is not None else index / self.frame_rate
                 origin = time_s if origin is None else origin
                 self._check(frame, time_s - origin)
+                end_s = time_s - origin + _shown_s(frame)
                 if sampler.take(time_s - origin):
                     yield VideoFrame(index, round((time_s - origin) * 1000, 1), upright(frame))
         except av.FFmpegError as exc:
             raise CorruptVideoError(f"the video could not be decoded after frame {index}: {exc}") from None
         if index < 0:
             raise CorruptVideoError("the video has no frame that could be decoded")
-        self._check_complete(-1.0 if origin is None else time_s - origin)
+        self._check_complete(end_s)
 
     def close(self) -> None:
         self._container.close()
 
-    def _check_complete(self, last_s: float) -> None:
-        """A file that ends long before the length it declares was cut short (an upload that stopped early):
-        FFmpeg just stops there, so without this the answer would look whole."""
+    def _check_complete(self, end_s: float) -> None:
+        """A file whose last frame ends long before the length it declares was cut short (an upload that stopped
+        early): FFmpeg just stops there, so without this the answer would look whole."""
         declared = self._video_seconds
-        if declared is not None and declared - last_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
+        if declared is not None and declared - end_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
             raise CorruptVideoError(
-                f"the video stops at {last_s:.1f} s but declares {declared:.1f} s: "
-                "it was cut short; send the whole file"
+                f"the video stops at {end_s:.1f} s but declares {declared:.1f} s: it was cut short; send the whole file"
             )
 
     def _check(self, frame: av.VideoFrame, time_s: float) -> None:
@@ -129,6 +130,14 @@ class VideoReader:
         if time_s > self._limits.max_seconds:
             raise VideoTooLongError(f"the video runs past {self._limits.max_seconds:g} s; send a shorter clip")
         _check_size(frame.width, frame.height, self._limits)
+
+
+def _shown_s(frame: av.VideoFrame) -> float:
+    """How long the frame stays on screen (0 when the file does not say). Screen recorders and variable-rate
+    cameras write no frame while the picture stands still, so a whole file's last frame may last seconds."""
+    if not frame.duration or frame.time_base is None:
+        return 0.0
+    return float(frame.duration * frame.time_base)
 
 
 def _open(file: BinaryIO) -> av.container.InputContainer:

@@ -15,7 +15,16 @@ from motivnet_serve.pipelines.tracks import Tracks
 from motivnet_serve.router.app import create_app
 from motivnet_serve.settings import Settings
 from tests.answers import summary_matches
-from tests.clips import audio_only, declared_long, declared_size, encode, group_clip, pan_and_zoom, rotated_mov
+from tests.clips import (
+    audio_only,
+    declared_long,
+    declared_size,
+    encode,
+    group_clip,
+    held_last,
+    pan_and_zoom,
+    rotated_mov,
+)
 from tests.conftest import MODEL_STORE
 from tests.corpus import ONE
 from tests.footage import frame
@@ -139,6 +148,19 @@ async def test_bad_videos_get_clean_4xx(clip):
         assert wrong_type.status_code == 415
         bad_query = await client.post("/v1/video", params={"smoothing": 1}, content=clip, headers={"content-type": MP4})
         assert bad_query.status_code == 422
+
+
+async def test_a_recording_that_holds_its_last_picture_is_whole():
+    """2 s of frames, the last one shown 5 s more (a screen recording of a screen that stood still): the file
+    declares 7 s and is whole. Only a file whose frames stop short of its declared length was cut short."""
+    photo = load_photo(photo_paths()["multi_face.jpg"])
+    video = held_last(pan_and_zoom(photo, 10, (640, 360)), rate=5, hold_s=5.0)
+    async with serving(mini_settings()) as client:
+        response = await client.post("/v1/video", files={"file": ("screen.mp4", video, MP4)})
+    *frames, last = ndjson(response.text)
+    assert [line.get("error") for line in frames] == [None] * 10
+    assert last["summary"]["errors"] == 0
+    assert last["summary"]["duration_ms"] == pytest.approx(7000, abs=50)
 
 
 async def test_a_failure_after_the_first_line_is_an_error_line_and_the_summary_still_ends_the_answer():
