@@ -57,18 +57,25 @@ def encode(
     return buffer.getvalue()
 
 
-def held_last(views: list[np.ndarray], rate: int, hold_s: float, container: str = "mp4") -> bytes:
-    """The views at `rate` frames/s, the last one shown `hold_s` seconds more, as screen recorders and
-    variable-frame-rate cameras write a picture that stopped changing: no new frame, one long last frame."""
+def timed_clip(
+    views: list[np.ndarray], rate: int, *, start_s: float = 0.0, hold_s: float = 0.0, container: str = "mp4"
+) -> bytes:
+    """The views at `rate` frames/s as H.264, the first at `start_s` on the file's timeline (a clip cut from a
+    longer recording that keeps its clock), the last shown `hold_s` seconds more (screen recorders and
+    variable-frame-rate cameras write no new frame while the picture stands still)."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as output:
         stream = output.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "bf": "0"})
         stream.height, stream.width = views[0].shape[:2]
         stream.pix_fmt = "yuv420p"
-        packets = [packet for view in views for packet in stream.encode(av.VideoFrame.from_ndarray(view, "rgb24"))]
+        stream.codec_context.time_base = Fraction(1, 1000)
+        packets = []
+        for index, view in enumerate(views):
+            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
+            frame.pts, frame.time_base = round((start_s + index / rate) * 1000), Fraction(1, 1000)
+            packets += stream.encode(frame)
         packets += stream.encode()
-        last = packets[-1]
-        last.duration = round((1 / rate + hold_s) / last.time_base)
+        packets[-1].duration = round((1 / rate + hold_s) / packets[-1].time_base)
         for packet in packets:
             output.mux(packet)
     return buffer.getvalue()

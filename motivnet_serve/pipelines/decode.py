@@ -85,7 +85,7 @@ class VideoReader:
             self._container.close()
             raise
         self._stream.thread_type = "AUTO"
-        self._video_seconds = _video_seconds(self._container, self._stream)
+        self._video_end_s = _video_end_s(self._container, self._stream)
 
     @property
     def frame_rate(self) -> float:
@@ -104,7 +104,7 @@ class VideoReader:
                 time_s = frame.time if frame.time is not None else index / self.frame_rate
                 origin = time_s if origin is None else origin
                 self._check(frame, time_s - origin)
-                end_s = time_s - origin + _shown_s(frame)
+                end_s = time_s + _shown_s(frame)
                 if sampler.take(time_s - origin):
                     yield VideoFrame(index, round((time_s - origin) * 1000, 1), upright(frame))
         except av.FFmpegError as exc:
@@ -117,9 +117,10 @@ class VideoReader:
         self._container.close()
 
     def _check_complete(self, end_s: float) -> None:
-        """A file whose last frame ends long before the length it declares was cut short (an upload that stopped
-        early): FFmpeg just stops there, so without this the answer would look whole."""
-        declared = self._video_seconds
+        """A file whose last frame ends (on the file's timeline) long before the video declares it ends was cut
+        short (an upload that stopped early): FFmpeg just stops there, so without this the answer would look
+        whole."""
+        declared = self._video_end_s
         if declared is not None and declared - end_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
             raise CorruptVideoError(
                 f"the video stops at {end_s:.1f} s but declares {declared:.1f} s: it was cut short; send the whole file"
@@ -173,10 +174,12 @@ def _declared_seconds(container: av.container.InputContainer, stream: av.VideoSt
     return max(lengths) if lengths else None
 
 
-def _video_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
-    """The length the video stream declares (the container's, when the video is all it holds), or None."""
+def _video_end_s(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    """Where the video declares it ends on the file's timeline, or None. A video need not start at 0 (a track
+    that starts after the audio, a recording's clock): a stream's length counts from its start; a container's
+    (used when the video is all it holds) already ends on the timeline, as MKV and WebM declare it."""
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
+        return float(((stream.start_time or 0) + stream.duration) * stream.time_base)
     if container.duration is not None and len(container.streams) == 1:
         return float(container.duration / av.time_base)
     return None
