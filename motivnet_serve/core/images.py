@@ -72,7 +72,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
-        raise UnsupportedImageError(f"not an image in a supported format; send {ACCEPTED_NAMES}") from None
+        raise UnsupportedImageError(_unidentified(data)) from None
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"image too large: at most {max_pixels} pixels") from None
     except MemoryError:
@@ -83,6 +83,20 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if width * height > max_pixels:
         raise ImageTooLargeError(f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} allowed")
     return image
+
+
+def _unidentified(data: bytes) -> str:
+    """Why no decoder took the bytes. Pillow says only that none did; a file that starts as one of our formats
+    is a variant of it that Pillow has no mode for (a 32-bit colour TIFF from an HDR tool), and telling its
+    sender to send a TIFF would not help."""
+    for fmt in ALLOWED_FORMATS:
+        accept = Image.OPEN.get(fmt, (None, None))[1]
+        if accept is not None and accept(data[:16]):
+            return (
+                f"this {fmt} file cannot be read here (a variant such as 32-bit colour, or a damaged header); "
+                "send 8-bit JPEG or PNG"
+            )
+    return f"not an image in a supported format; send {ACCEPTED_NAMES}"
 
 
 def _largest(data: bytes, image: Image.Image) -> tuple[int, int]:

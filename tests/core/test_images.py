@@ -88,6 +88,28 @@ def test_truncated_and_unsupported_variants_have_their_codes():
         decode_image(b"GIF89a", LIMIT)
 
 
+def test_a_variant_of_an_accepted_format_is_refused_as_that_format_not_as_no_image():
+    """A 32-bit colour TIFF (what HDR tools export) has no Pillow mode; 'not an image in a supported format;
+    send ... TIFF' would tell the client to send what it sent."""
+    with pytest.raises(UnsupportedImageError) as caught:
+        decode_image(_with_bits_per_sample(encode(_picture(), "TIFF"), 32), LIMIT)
+    assert "TIFF" in str(caught.value).split(";")[0]
+    with pytest.raises(UnsupportedImageError) as caught:
+        decode_image(b"%PDF-1.4 not an image", LIMIT)
+    assert str(caught.value).startswith("not an image")
+
+
+def _with_bits_per_sample(tiff: bytes, bits: int) -> bytes:
+    """A little-endian RGB TIFF whose BitsPerSample (tag 258, three values stored apart) now says `bits`."""
+    data = bytearray(tiff)
+    ifd = int.from_bytes(data[4:8], "little")
+    for entry in range(ifd + 2, ifd + 2 + 12 * int.from_bytes(data[ifd : ifd + 2], "little"), 12):
+        if int.from_bytes(data[entry : entry + 2], "little") == 258:
+            at = int.from_bytes(data[entry + 8 : entry + 12], "little")
+            data[at : at + 6] = bits.to_bytes(2, "little") * 3
+    return bytes(data)
+
+
 @pytest.mark.parametrize("mode", ["I;16", "I"])
 def test_sixteen_bit_grey_is_scaled_not_clipped(mode):
     ramp = (np.arange(256, dtype=np.uint32) * 257).reshape(16, 16)
