@@ -57,6 +57,30 @@ def encode(
     return buffer.getvalue()
 
 
+def timed_clip(
+    views: list[np.ndarray], rate: int, *, start_s: float = 0.0, hold_s: float = 0.0, container: str = "mp4"
+) -> bytes:
+    """The views at `rate` frames/s as H.264, the first at `start_s` on the file's timeline (a clip cut from a
+    longer recording that keeps its clock), the last shown `hold_s` seconds more (screen recorders and
+    variable-frame-rate cameras write no new frame while the picture stands still)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container) as output:
+        stream = output.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "bf": "0"})
+        stream.height, stream.width = views[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        packets = []
+        for index, view in enumerate(views):
+            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
+            frame.pts, frame.time_base = round((start_s + index / rate) * 1000), Fraction(1, 1000)
+            packets += stream.encode(frame)
+        packets += stream.encode()
+        packets[-1].duration = round((1 / rate + hold_s) / packets[-1].time_base)
+        for packet in packets:
+            output.mux(packet)
+    return buffer.getvalue()
+
+
 def group_clip(seconds: float = 3.0, rate: int = 25, size: tuple[int, int] = (640, 360), **kwargs) -> bytes:
     """The five-person group photo of `tests.photos`, panned and zoomed, as H.264 MP4 by default."""
     photo = load_photo(photo_paths()["multi_face.jpg"])
@@ -73,16 +97,29 @@ def rotated_mov(clip: bytes, degrees_clockwise: int = 90) -> bytes:
     return bytes(data)
 
 
-def audio_only() -> bytes:
+def audio_only(cover: np.ndarray | None = None) -> bytes:
+    """One second of silence in MP4; with `cover` (HxWx3 uint8) also its artwork, as music and podcast files
+    carry it: FFmpeg lists artwork as a one-picture video stream marked `attached_pic`."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as output:
         stream = output.add_stream("aac", rate=16000)
+        if cover is not None:
+            _add_artwork(output, cover)
         samples = np.zeros((1, 16000), dtype=np.float32)
         frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
         frame.sample_rate = 16000
         for packet in [*stream.encode(frame), *stream.encode()]:
             output.mux(packet)
     return buffer.getvalue()
+
+
+def _add_artwork(output: av.container.OutputContainer, cover: np.ndarray) -> None:
+    artwork = output.add_stream("mjpeg", rate=1)
+    artwork.height, artwork.width = cover.shape[:2]
+    artwork.pix_fmt = "yuvj420p"
+    artwork.disposition = av.stream.Disposition.attached_pic
+    for packet in [*artwork.encode(av.VideoFrame.from_ndarray(cover, format="rgb24")), *artwork.encode()]:
+        output.mux(packet)
 
 
 def declared_long(hours: float) -> bytes:

@@ -57,7 +57,7 @@ def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:
     image = _open(data, max_pixels)
     try:
         image.load()
-        rgb = _rgb_array(_upright(image))
+        rgb = _rgb_array(_upright(image), unsigned=_unsigned_32(image))
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure on client bytes is a corrupt image, not a server error
@@ -72,7 +72,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError:
-        raise UnsupportedImageError(f"not an image in a supported format; send {ACCEPTED_NAMES}") from None
+        raise UnsupportedImageError(_unidentified(data)) from None
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"image too large: at most {max_pixels} pixels") from None
     except MemoryError:
@@ -83,6 +83,20 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if width * height > max_pixels:
         raise ImageTooLargeError(f"image is {width}x{height} = {width * height} pixels; at most {max_pixels} allowed")
     return image
+
+
+def _unidentified(data: bytes) -> str:
+    """Why no decoder took the bytes. Pillow says only that none did; a file that starts as one of our formats
+    is a variant of it that Pillow has no mode for (a 32-bit colour TIFF from an HDR tool), and telling its
+    sender to send a TIFF would not help."""
+    for fmt in ALLOWED_FORMATS:
+        accept = Image.OPEN.get(fmt, (None, None))[1]
+        if accept is not None and accept(data[:16]):
+            return (
+                f"this {fmt} file cannot be read here (a variant such as 32-bit colour, or a damaged header); "
+                "send 8-bit JPEG or PNG"
+            )
+    return f"not an image in a supported format; send {ACCEPTED_NAMES}"
 
 
 def _largest(data: bytes, image: Image.Image) -> tuple[int, int]:
@@ -102,13 +116,21 @@ def _upright(image: Image.Image) -> Image.Image:
         return image
 
 
-def _rgb_array(image: Image.Image) -> np.ndarray:
-    """HxWx3 uint8; 16-bit and 32-bit grey is scaled to 0..255 by its bit depth instead of clipped."""
+def _rgb_array(image: Image.Image, unsigned: bool = False) -> np.ndarray:
+    """HxWx3 uint8; 16-bit and 32-bit grey is scaled to 0..255 by its bit depth instead of clipped. `unsigned`:
+    the 'I' pixels' bits are unsigned 32-bit values."""
     if image.mode not in HIGH_DEPTH_MODES:
         return np.array(image.convert("RGB"))
-    values = np.asarray(image, dtype=np.float32)
+    values = (np.asarray(image).view(np.uint32) if unsigned else np.asarray(image)).astype(np.float32)
     grey = np.rint(values * (255.0 / _full_scale(image.mode, values))).clip(0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
+
+
+def _unsigned_32(image: Image.Image) -> bool:
+    """Pillow reads a TIFF's unsigned 32-bit grey (SampleFormat 1, as scientific cameras write) into its signed
+    'I' mode, so values past 2**31 wrap negative; read from the file's tags before turning drops them."""
+    tags = getattr(image, "tag_v2", None)
+    return image.mode == "I" and tags is not None and tags.get(339) == (1,) and tags.get(258) == (32,)
 
 
 def _full_scale(mode: str, values: np.ndarray) -> float:

@@ -16,7 +16,7 @@ class FacePrediction(BaseModel):
     """One face: where it is (null for a whole image), its most probable emotion and every probability."""
 
     box: list[float] | None = Field(
-        None, description="[x1, y1, x2, y2] in image pixels; null when the whole image was used."
+        None, description="[x1, y1, x2, y2] in image pixels, within the image; null when the whole image was used."
     )
     score: float | None = Field(None, description="Detector confidence; null when the whole image was used.")
     landmarks: dict[str, list[float]] | None = Field(

@@ -85,7 +85,7 @@ class VideoReader:
             self._container.close()
             raise
         self._stream.thread_type = "AUTO"
-        self._video_seconds = _video_seconds(self._container, self._stream)
+        self._video_end_s = _video_end_s(self._container, self._stream)
 
     @property
     def frame_rate(self) -> float:
@@ -97,31 +97,33 @@ class VideoReader:
         """Every frame the sampler keeps; a decoding failure is `corrupt_video`, however far in it comes."""
         origin: float | None = None
         index = -1
+        end_s = 0.0
         try:
             for frame in self._container.decode(self._stream):
                 index += 1
                 time_s = frame.time if frame.time is not None else index / self.frame_rate
                 origin = time_s if origin is None else origin
                 self._check(frame, time_s - origin)
+                end_s = time_s + _shown_s(frame)
                 if sampler.take(time_s - origin):
                     yield VideoFrame(index, round((time_s - origin) * 1000, 1), upright(frame))
         except av.FFmpegError as exc:
             raise CorruptVideoError(f"the video could not be decoded after frame {index}: {exc}") from None
         if index < 0:
             raise CorruptVideoError("the video has no frame that could be decoded")
-        self._check_complete(-1.0 if origin is None else time_s - origin)
+        self._check_complete(end_s)
 
     def close(self) -> None:
         self._container.close()
 
-    def _check_complete(self, last_s: float) -> None:
-        """A file that ends long before the length it declares was cut short (an upload that stopped early):
-        FFmpeg just stops there, so without this the answer would look whole."""
-        declared = self._video_seconds
-        if declared is not None and declared - last_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
+    def _check_complete(self, end_s: float) -> None:
+        """A file whose last frame ends (on the file's timeline) long before the video declares it ends was cut
+        short (an upload that stopped early): FFmpeg just stops there, so without this the answer would look
+        whole."""
+        declared = self._video_end_s
+        if declared is not None and declared - end_s > max(TRUNCATED_GAP_S, 2 / self.frame_rate):
             raise CorruptVideoError(
-                f"the video stops at {last_s:.1f} s but declares {declared:.1f} s: "
-                "it was cut short; send the whole file"
+                f"the video stops at {end_s:.1f} s but declares {declared:.1f} s: it was cut short; send the whole file"
             )
 
     def _check(self, frame: av.VideoFrame, time_s: float) -> None:
@@ -129,6 +131,14 @@ class VideoReader:
         if time_s > self._limits.max_seconds:
             raise VideoTooLongError(f"the video runs past {self._limits.max_seconds:g} s; send a shorter clip")
         _check_size(frame.width, frame.height, self._limits)
+
+
+def _shown_s(frame: av.VideoFrame) -> float:
+    """How long the frame stays on screen (0 when the file does not say). Screen recorders and variable-rate
+    cameras write no frame while the picture stands still, so a whole file's last frame may last seconds."""
+    if not frame.duration or frame.time_base is None:
+        return 0.0
+    return float(frame.duration * frame.time_base)
 
 
 def _open(file: BinaryIO) -> av.container.InputContainer:
@@ -146,9 +156,12 @@ def _open(file: BinaryIO) -> av.container.InputContainer:
 
 
 def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
-    if not container.streams.video:
-        raise UnsupportedVideoError("the file has no video stream (audio only?); send a video")
-    return container.streams.video[0]
+    """The first moving picture. Artwork (a music or podcast file's cover, marked `attached_pic`) is one still
+    that FFmpeg lists as a video stream: taken as the video, it was analysed, then blamed as cut short."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise UnsupportedVideoError("the file has no video stream (audio only?); send a video")
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
@@ -161,10 +174,12 @@ def _declared_seconds(container: av.container.InputContainer, stream: av.VideoSt
     return max(lengths) if lengths else None
 
 
-def _video_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
-    """The length the video stream declares (the container's, when the video is all it holds), or None."""
+def _video_end_s(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    """Where the video declares it ends on the file's timeline, or None. A video need not start at 0 (a track
+    that starts after the audio, a recording's clock): a stream's length counts from its start; a container's
+    (used when the video is all it holds) already ends on the timeline, as MKV and WebM declare it."""
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
+        return float(((stream.start_time or 0) + stream.duration) * stream.time_base)
     if container.duration is not None and len(container.streams) == 1:
         return float(container.duration / av.time_base)
     return None

@@ -88,6 +88,30 @@ def test_truncated_and_unsupported_variants_have_their_codes():
         decode_image(b"GIF89a", LIMIT)
 
 
+def test_a_variant_of_an_accepted_format_is_refused_as_that_format_not_as_no_image():
+    """A 32-bit colour TIFF (what HDR tools export) has no Pillow mode; 'not an image in a supported format;
+    send ... TIFF' would tell the client to send what it sent."""
+    with pytest.raises(UnsupportedImageError) as caught:
+        decode_image(_with_shorts(encode(_picture(), "TIFF"), 258, 32), LIMIT)
+    assert "TIFF" in str(caught.value).split(";")[0]
+    with pytest.raises(UnsupportedImageError) as caught:
+        decode_image(b"%PDF-1.4 not an image", LIMIT)
+    assert str(caught.value).startswith("not an image")
+
+
+def _with_shorts(tiff: bytes, tag: int, value: int) -> bytes:
+    """A little-endian TIFF whose SHORT tag `tag` (in the entry when 2 bytes fit, else stored apart) says
+    `value` for every sample."""
+    data = bytearray(tiff)
+    ifd = int.from_bytes(data[4:8], "little")
+    for entry in range(ifd + 2, ifd + 2 + 12 * int.from_bytes(data[ifd : ifd + 2], "little"), 12):
+        if int.from_bytes(data[entry : entry + 2], "little") == tag:
+            count = int.from_bytes(data[entry + 4 : entry + 8], "little")
+            at = entry + 8 if count <= 2 else int.from_bytes(data[entry + 8 : entry + 12], "little")
+            data[at : at + 2 * count] = value.to_bytes(2, "little") * count
+    return bytes(data)
+
+
 @pytest.mark.parametrize("mode", ["I;16", "I"])
 def test_sixteen_bit_grey_is_scaled_not_clipped(mode):
     ramp = (np.arange(256, dtype=np.uint32) * 257).reshape(16, 16)
@@ -96,6 +120,14 @@ def test_sixteen_bit_grey_is_scaled_not_clipped(mode):
     pixels = decode_image(encode(image, "PNG" if mode == "I;16" else "TIFF"), LIMIT).numpy()
     assert pixels.shape == (16, 16, 3)
     assert np.array_equal(pixels[..., 0], np.arange(256, dtype=np.uint8).reshape(16, 16))
+
+
+def test_unsigned_32_bit_grey_tiff_is_scaled_not_wrapped():
+    """Scientific cameras write 32-bit unsigned grey (SampleFormat 1); values above 2**31 came out black."""
+    grey = np.arange(256, dtype=np.uint32).reshape(16, 16) * 16843009  # 0 .. 2**32 - 1
+    signed = encode(Image.fromarray(grey.view(np.int32)), "TIFF")  # Pillow writes SampleFormat 2 (signed)
+    pixels = decode_image(_with_shorts(signed, 339, 1), LIMIT).numpy()
+    assert np.abs(pixels[..., 0].astype(int) - np.arange(256).reshape(16, 16)).max() <= 1
 
 
 def test_float_images_in_zero_to_one_are_scaled():

@@ -15,7 +15,16 @@ from motivnet_serve.pipelines.tracks import Tracks
 from motivnet_serve.router.app import create_app
 from motivnet_serve.settings import Settings
 from tests.answers import summary_matches
-from tests.clips import audio_only, declared_long, declared_size, encode, group_clip, pan_and_zoom, rotated_mov
+from tests.clips import (
+    audio_only,
+    declared_long,
+    declared_size,
+    encode,
+    group_clip,
+    pan_and_zoom,
+    rotated_mov,
+    timed_clip,
+)
 from tests.conftest import MODEL_STORE
 from tests.corpus import ONE
 from tests.footage import frame
@@ -119,10 +128,12 @@ async def test_other_containers_and_codecs(container, codec, pix_fmt):
 
 
 async def test_bad_videos_get_clean_4xx(clip):
+    cover = load_photo(photo_paths()["single_face.jpg"]).numpy()  # a face, so artwork taken as video shows
     cases = {
         "text": (b"just some notes, not a video\n" * 20, 415, "unsupported_video"),
         "truncated": (clip[: len(clip) // 2], 422, "corrupt_video"),
         "audio only": (audio_only(), 415, "unsupported_video"),
+        "audio with cover art": (audio_only(cover=cover), 415, "unsupported_video"),
         "zero bytes": (b"", 400, "no_video"),
         "8K": (declared_size(7680, 4320), 413, "frame_too_large"),
         "1x1": (encode([np.full((1, 1, 3), 128, np.uint8)] * 3, pix_fmt="yuv444p"), 422, "frame_too_small"),
@@ -137,6 +148,32 @@ async def test_bad_videos_get_clean_4xx(clip):
         assert wrong_type.status_code == 415
         bad_query = await client.post("/v1/video", params={"smoothing": 1}, content=clip, headers={"content-type": MP4})
         assert bad_query.status_code == 422
+
+
+async def test_a_recording_that_holds_its_last_picture_is_whole():
+    """2 s of frames, the last one shown 5 s more (a screen recording of a screen that stood still): the file
+    declares 7 s and is whole. Only a file whose frames stop short of its declared length was cut short."""
+    photo = load_photo(photo_paths()["multi_face.jpg"])
+    video = timed_clip(pan_and_zoom(photo, 10, (640, 360)), rate=5, hold_s=5.0)
+    async with serving(mini_settings()) as client:
+        response = await client.post("/v1/video", files={"file": ("screen.mp4", video, MP4)})
+    *frames, last = ndjson(response.text)
+    assert [line.get("error") for line in frames] == [None] * 10
+    assert last["summary"]["errors"] == 0
+    assert last["summary"]["duration_ms"] == pytest.approx(7000, abs=50)
+
+
+async def test_a_video_that_starts_late_on_its_timeline_is_whole():
+    """An MKV whose 2 s of frames start 5 s into the file's timeline (a clip cut from a longer recording, keeping
+    its clock): MKV declares where the file ends (7 s), so the frames' end is compared on that timeline."""
+    photo = load_photo(photo_paths()["multi_face.jpg"])
+    video = timed_clip(pan_and_zoom(photo, 10, (640, 360)), rate=5, start_s=5.0, container="matroska")
+    async with serving(mini_settings()) as client:
+        response = await client.post("/v1/video", files={"file": ("cut.mkv", video, "video/x-matroska")})
+    *frames, last = ndjson(response.text)
+    assert [line.get("error") for line in frames] == [None] * 10
+    assert [line["time_ms"] for line in frames] == [200.0 * index for index in range(10)]
+    assert last["summary"]["errors"] == 0
 
 
 async def test_a_failure_after_the_first_line_is_an_error_line_and_the_summary_still_ends_the_answer():

@@ -7,7 +7,7 @@ photo the subject's right eye is the one on the image's left.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -33,6 +33,14 @@ class Face:
     def covering(cls, image: torch.Tensor) -> Face:
         height, width = image.shape[:2]
         return cls(box=(0.0, 0.0, float(width), float(height)), score=1.0, whole_image=True)
+
+    def within(self, width: int, height: int) -> Face:
+        """The face with its box clipped to a width x height image. The detector's box runs past the frame when
+        the frame cuts the face (a tight portrait); clients slice pixels with it, where a negative index wraps
+        around. Crops are taken before this, around the whole face the detector estimated."""
+        x1, y1, x2, y2 = self.box
+        box = (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height))
+        return self if box == self.box else replace(self, box=box)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: box [x1, y1, x2, y2], score and landmarks, all null for a whole-image stand-in."""

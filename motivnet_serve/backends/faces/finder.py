@@ -62,7 +62,10 @@ class FaceFinder:
         found = []
         for image, faces in zip(on_device, detector.detect(on_device)):
             crops = crop_faces(image, faces, margin=self.margin, align=self.align)
-            found.append([(face, shrink_to(crop, self.max_crop_side)) for face, crop in zip(faces, crops)])
+            height, width = image.shape[:2]
+            found.append(
+                [(face.within(width, height), shrink_to(crop, self.max_crop_side)) for face, crop in zip(faces, crops)]
+            )
         return found
 
     def whole(self, images: Sequence[torch.Tensor]) -> list[list[FoundFace]]:

@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from motivnet_serve.backends.faces.crops import crop_faces
 from motivnet_serve.backends.faces.finder import FaceFinder
 from motivnet_serve.backends.faces.resize import shrink_to
+from tests.photos import HAND_BOXES
 
 
 @pytest.mark.slow  # the detector on a 4x enlarged photo (~4 s)
@@ -38,3 +40,21 @@ def test_shrink_keeps_the_picture():
     assert small.shape == (100, 100, 3)
     assert (small[:, 0, 0].int() - gradient[5::10].int()).abs().max() <= 1
     assert shrink_to(small, 100) is small
+
+
+def test_a_face_cut_by_the_frame_has_its_box_inside_the_image_and_its_crop_unchanged(mobilenet, photos):
+    """A tight portrait (a profile picture, a selfie filling the frame) cuts the face at the image's edges, and
+    the detector's box runs past them (here from 17 px above the image to 25 px below it). Clients slice
+    pixels with the box, where a negative index wraps around, so the box is clipped to the image; the crop
+    the model sees is still taken around the whole face the detector estimated."""
+    x1, y1, x2, y2 = (round(v) for v in HAND_BOXES["0-f15-hao-ph.jpg"][0])
+    tight = photos["0-f15-hao-ph.jpg"][y1 + 20 : y2 - 20, x1 + 20 : x2 - 20].contiguous()
+    height, width = tight.shape[:2]
+    [[raw]] = mobilenet.detect([tight])
+    assert raw.box[1] < -10
+    assert raw.box[3] > height + 10
+    [[(face, crop)]] = FaceFinder(mobilenet, 0.25, False, 512).find([tight])
+    assert 0 <= face.box[0] < face.box[2] <= width
+    assert 0 <= face.box[1] < face.box[3] <= height
+    assert face.box == (max(raw.box[0], 0), 0, min(raw.box[2], width), height)
+    assert torch.equal(crop, crop_faces(tight, [raw], margin=0.25, align=False)[0])
