@@ -90,7 +90,9 @@ class LimitOptions(BaseModel):
         20 * 1024 * 1024, gt=0, description="Largest request body, enforced while reading it."
     )
     max_image_pixels: int = Field(
-        40_000_000, gt=0, description="Largest image (width x height), checked before decoding."
+        52_000_000,
+        gt=0,
+        description="Largest image (width x height), checked before decoding; a phone's 48-50 Mpixel mode fits.",
     )
     max_files_per_request: int = Field(16, ge=1, description="Most images in one /predict request.")
     max_video_bytes: int = Field(
@@ -120,10 +122,10 @@ class LimitOptions(BaseModel):
         30.0, gt=0, description="A /v1/stream session that sends nothing for this long is closed."
     )
     max_request_pixels: int = Field(
-        48_000_000, gt=0, description="Most pixels (all images together) one request may decode; beyond it 413."
+        52_000_000, gt=0, description="Most pixels (all images together) one request may decode; beyond it 413."
     )
     max_pixels_in_flight: int = Field(
-        96_000_000,
+        104_000_000,
         gt=0,
         description="Most pixels decoding, detecting or queued across the server; a request without room waits "
         "up to admission_wait_ms, then gets 503.",

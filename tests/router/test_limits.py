@@ -13,10 +13,13 @@ import pytest
 from PIL import Image
 
 from bench.server_process import ROOT, ServerProcess
+from motivnet_serve.settings import LimitOptions
 from tests.conftest import encode
 from tests.heif_files import avif_coded_larger, declaring
 
 MINI_XCEPTION_DIR = ROOT / "model_store" / "mini-xception"
+FIFTY_MPIXEL_PHONE = (8160, 6120)
+"""A 50 Mpixel phone camera's full-resolution photo (48 Mpixel modes write 8064x6048): the defaults take it."""
 RSS_BOUND_BYTES = int(2.5 * 2**30)
 """docs/api.md's promise (Limits and access) for a request of the maximum size with the default limits."""
 
@@ -33,8 +36,8 @@ def bomb_phone(fmt: str, side: int) -> bytes:
     return declaring(encode(Image.new("RGB", (64, 64), (128, 110, 90)), fmt, quality=80), side, side)
 
 
-def plain_png(side: int) -> bytes:
-    return encode(Image.new("RGB", (side, side), (128, 110, 90)), "PNG", compress_level=1)
+def plain_png(width: int, height: int | None = None) -> bytes:
+    return encode(Image.new("RGB", (width, height or width), (128, 110, 90)), "PNG", compress_level=1)
 
 
 def _multipart(bodies: list[bytes], name: str = "x") -> dict:
@@ -51,9 +54,11 @@ def test_bombs_are_refused_whole_and_a_max_size_request_stays_in_its_memory_boun
             assert bombs.status_code == 413
             assert bombs.json()["error"]["code"] == "request_too_large"
             assert time.monotonic() - start < 2
-        side = int((48_000_000 / 2) ** 0.5)
+        side = int((LimitOptions.model_fields["max_request_pixels"].default / 2) ** 0.5)
         full = httpx.post(f"{server.url}/predict", **_multipart([plain_png(side)] * 2), timeout=120)
         assert full.status_code == 200, full.text
+        phone = httpx.post(f"{server.url}/predict", **_multipart([plain_png(*FIFTY_MPIXEL_PHONE)]), timeout=120)
+        assert phone.status_code == 200, phone.text
         assert server.peak_rss_bytes() < RSS_BOUND_BYTES
         assert server.metric("motivnet_requests_rejected_total", 'reason="request_too_large"') == len(bombs_made)
         assert server.metric("motivnet_pixels_in_flight") == 0
