@@ -1,37 +1,32 @@
 """From the settings to what the engine is started with: the one place every engine's options are made (the
-app, the CLI's predict and predict-video, `analyze` and its Ray actors)."""
+app, the CLI's predict and predict-video, `analyze` and its Ray actors).
+
+Each option has its setting's name, so each group is read by name rather than copied field by field: a field
+added to an option group is filled from the setting of that name, or fails at once if there is none."""
 
 from __future__ import annotations
+
+from dataclasses import fields
+from typing import TYPE_CHECKING, TypeVar
 
 from motivnet_serve.core.engine_options import EngineLimits, EngineOptions, ModelToLoad
 from motivnet_serve.core.results import BatchingInfo
 from motivnet_serve.settings import Settings
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Options = TypeVar("Options", bound="DataclassInstance")
+
 
 def engine_options(settings: Settings) -> EngineOptions:
-    limits = settings.limits
     return EngineOptions(
-        model=ModelToLoad(
-            model_dir=settings.model_dir,
-            model_store=settings.model_store,
-            device=settings.device,
-            dtype=settings.dtype,
-            compile=settings.compile,
-            detector=settings.detector,
-        ),
-        batching=BatchingInfo(
-            max_batch_size=settings.max_batch_size,
-            max_batch_delay_ms=settings.max_batch_delay_ms,
-            max_queue_size=settings.max_queue_size,
-            request_timeout_ms=settings.request_timeout_ms,
-        ),
-        limits=EngineLimits(
-            max_requests_in_flight=limits.max_requests_in_flight,
-            max_request_pixels=limits.max_request_pixels,
-            max_pixels_in_flight=limits.max_pixels_in_flight,
-            admission_wait_ms=limits.admission_wait_ms,
-            max_videos_in_flight=limits.max_videos_in_flight,
-            max_streams=limits.max_streams,
-            max_image_pixels=limits.max_image_pixels,
-        ),
+        model=_read(ModelToLoad, settings),
+        batching=BatchingInfo.model_validate(settings, from_attributes=True),
+        limits=_read(EngineLimits, settings.limits),
     )
+
+
+def _read(group: type[Options], source: object) -> Options:
+    """`group` with each field set to `source`'s attribute of the same name."""
+    return group(**{field.name: getattr(source, field.name) for field in fields(group)})
