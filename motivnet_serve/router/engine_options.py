@@ -6,17 +6,21 @@ added to an option group is filled from the setting of that name, or fails at on
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import Field, fields
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from motivnet_serve.core.engine_options import EngineLimits, EngineOptions, ModelToLoad
 from motivnet_serve.core.results import BatchingInfo
 from motivnet_serve.settings import Settings
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
 
-Options = TypeVar("Options", bound="DataclassInstance")
+class Dataclass(Protocol):
+    """Any dataclass (what `dataclasses.fields` takes)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+
+Options = TypeVar("Options", bound=Dataclass)
 
 
 def engine_options(settings: Settings) -> EngineOptions:
